@@ -1,0 +1,48 @@
+"""Packaging for tensorpack, the maintained drop-in edition."""
+import os
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version():
+    scope = {}
+    with open(os.path.join(HERE, "tensorpack", "libinfo.py")) as f:
+        exec(f.read(), scope)
+    return scope["__version__"]
+
+
+TEST_REQUIRES = ["pytest>=7", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
+
+setup(
+    name="tensorpack",
+    version=read_version(),
+    description="Maintained drop-in tensorpack: TF1-style graph training, "
+                "and a TensorFlow-free checkpoint core.",
+    long_description=open(os.path.join(HERE, "README.md")).read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tensorpack", "tensorpack.*"]),
+    install_requires=["numpy>=1.22", "tabulate>=0.8", "tqdm>=4.40", "termcolor>=1.1"],
+    extras_require={
+        "tf": ["tensorflow>=2.12"],
+        "tf-cpu": ["tensorflow-cpu>=2.12"],
+        "safetensors": ["safetensors>=0.4"],
+        "fast": ["google-crc32c>=1.5"],
+        "test": TEST_REQUIRES + ["google-crc32c>=1.5"],
+        "all": ["tensorflow>=2.12", "safetensors>=0.4", "google-crc32c>=1.5"],
+    },
+    entry_points={
+        "console_scripts": [
+            "ls-checkpoint=tensorpack.tools.ls_checkpoint:main",
+            "dump-model-params=tensorpack.tools.dump_model_params:main",
+            "checkpoint-manipulate=tensorpack.tools.checkpoint_manipulate:main",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+    ],
+)

@@ -1,0 +1,61 @@
+"""Variable-name rules shared by the whole library (no TensorFlow).
+
+Graph variables are named like tensors (``conv1/W:0``); checkpoints store op names
+(``conv1/W``); npz files dumped by tensorpack may hold either. Every comparison goes
+through :func:`normalize_name`.
+"""
+import re
+
+__all__ = ["get_op_tensor_name", "normalize_name", "is_training_name",
+           "TRAINING_SLOT_SUFFIXES"]
+
+_TENSOR_SUFFIX = re.compile(r":\d+$")
+
+# Slots that optimizers add next to a variable: ``<var>/<suffix>``.
+TRAINING_SLOT_SUFFIXES = (
+    "Adam", "Adam_1", "Momentum", "Adadelta", "Adadelta_1", "RMSProp", "RMSProp_1",
+    "Adagrad", "AccumGrad", "ExponentialMovingAverage",
+)
+
+
+def get_op_tensor_name(name):
+    """Split a name into its op name and tensor name.
+
+    Args:
+        name (str): ``"op"`` or ``"op:k"``.
+
+    Returns:
+        tuple(str, str): ``(op_name, tensor_name)``; a bare op name gets ``:0``.
+    """
+    if _TENSOR_SUFFIX.search(name):
+        return _TENSOR_SUFFIX.sub("", name), name
+    return name, name + ":0"
+
+
+def normalize_name(name):
+    """The op name of a variable or tensor name: ``"a/W:0"`` and ``"a/W"`` both give ``"a/W"``."""
+    return _TENSOR_SUFFIX.sub("", name)
+
+
+def is_training_name(name):
+    """Whether a variable name belongs to training only (upstream's rule, kept as is).
+
+    Such variables (optimizer slots, moving-average shadows, gradient accumulators) are
+    needed to resume training, but not to run the model, and restoring into a fresh graph
+    without them is normal.
+
+    Args:
+        name (str): a variable, op or tensor name.
+
+    Returns:
+        bool
+    """
+    name = normalize_name(name)
+    last = name.rsplit("/", 1)[-1]
+    if "/" in name and last in TRAINING_SLOT_SUFFIXES:
+        return True
+    if name.startswith("EMA/") or "/EMA/" in name:
+        return True
+    if name.startswith("AccumGrad") or name.startswith("apply_gradients"):
+        return True
+    return False
