@@ -32,6 +32,7 @@ setup(
         "safetensors": ["safetensors>=0.4"],
         "fast": ["google-crc32c>=1.5"],
         "test": TEST_REQUIRES + ["google-crc32c>=1.5"],
+        "examples": ["scikit-learn"],
         "all": ["tensorflow>=2.12", "safetensors>=0.4", "google-crc32c>=1.5"],
     },
     entry_points={
