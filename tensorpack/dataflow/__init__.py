@@ -1,2 +1,9 @@
-"""Placeholder: filled in by its issue."""
-__all__ = []
+"""DataFlow: Python-side data pipelines. This package never imports TensorFlow."""
+from tensorpack.dataflow.base import DataFlow, DataFlowTerminated, ProxyDataFlow, RNGDataFlow
+from tensorpack.dataflow.common import (BatchData, FixedSizeData, MapData, MapDataComponent,
+                                        RepeatedData)
+from tensorpack.dataflow.raw import DataFromGenerator, DataFromIterable, DataFromList
+
+__all__ = ["DataFlow", "DataFlowTerminated", "ProxyDataFlow", "RNGDataFlow", "BatchData",
+           "FixedSizeData", "MapData", "MapDataComponent", "RepeatedData", "DataFromList",
+           "DataFromGenerator", "DataFromIterable"]

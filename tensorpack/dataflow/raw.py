@@ -1,0 +1,75 @@
+"""DataFlows that produce data from Python objects."""
+from tensorpack.dataflow.base import DataFlow, RNGDataFlow
+
+__all__ = ["DataFromList", "DataFromGenerator", "DataFromIterable"]
+
+
+class DataFromList(RNGDataFlow):
+    """Yield the elements of a list, optionally in a new random order each pass."""
+
+    def __init__(self, lst, shuffle=True):
+        """
+        Args:
+            lst (list): the datapoints.
+            shuffle (bool): shuffle each pass (needs :meth:`reset_state` first).
+        """
+        super().__init__()
+        self.lst = lst
+        self.shuffle = shuffle
+
+    def __len__(self):
+        return len(self.lst)
+
+    def __iter__(self):
+        if not self.shuffle:
+            yield from self.lst
+            return
+        if self.rng is None:
+            raise RuntimeError("DataFromList(shuffle=True): call reset_state() before iterating.")
+        for k in self.rng.permutation(len(self.lst)):
+            yield self.lst[k]
+
+
+class DataFromGenerator(DataFlow):
+    """Wrap an iterable, or a function returning one (called again for every pass)."""
+
+    def __init__(self, gen):
+        """
+        Args:
+            gen: an iterable, or a callable returning an iterable.
+        """
+        self._gen = gen
+
+    def __iter__(self):
+        yield from (self._gen() if callable(self._gen) else self._gen)
+
+    def __len__(self):
+        try:
+            return len(self._gen)
+        except TypeError:
+            raise NotImplementedError("DataFromGenerator: the generator has no length.") from None
+
+
+class DataFromIterable(DataFlow):
+    """Wrap an iterable; its length is used if it has one."""
+
+    def __init__(self, iterable):
+        """
+        Args:
+            iterable: the datapoints.
+        """
+        self._itr = iterable
+        try:
+            self._len = len(iterable)
+        except TypeError:
+            self._len = None
+
+    def __len__(self):
+        if self._len is None:
+            raise NotImplementedError("DataFromIterable: the iterable has no length.")
+        return self._len
+
+    def __iter__(self):
+        yield from self._itr
+
+
