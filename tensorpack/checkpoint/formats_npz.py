@@ -1,0 +1,279 @@
+"""``.npz`` files (read lazily, written streaming) and upstream's legacy ``.npy`` dict.
+
+An ``.npz`` is a zip archive holding one ``.npy`` file per array. Listing parses only
+each member's small ``.npy`` header, so no tensor data is read or decompressed.
+Reading never unpickles: an object array inside is an error.
+"""
+import ast
+import os
+import struct
+import zipfile
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from tensorpack.checkpoint.formats import DictSource, as_tensor_array, dtype_info
+from tensorpack.checkpoint.source import CheckpointSource
+from tensorpack.utils import logger
+from tensorpack.utils.fs import atomic_write
+
+__all__ = ["NpzSource", "NpySource", "write_npz", "read_npy_header"]
+
+_NPY_MAGIC = b"\x93NUMPY"
+_MAX_HEADER = 1 << 20  # .npy headers are tiny; anything bigger is corrupt
+
+
+def read_npy_header(f, where):
+    """Parse a ``.npy`` header from a file object positioned at its start.
+
+    Args:
+        f: a readable binary file object.
+        where (str): the file (and member) for error messages.
+
+    Returns:
+        tuple: ``(dtype, shape, fortran_order, header_bytes)`` where ``header_bytes`` is
+        the number of bytes before the data.
+
+    Raises:
+        ValueError: if the header is malformed.
+    """
+    magic = f.read(8)
+    if len(magic) < 8 or magic[:6] != _NPY_MAGIC:
+        raise ValueError("{} is not a .npy array (bad magic bytes {!r}).".format(where, magic[:6]))
+    major = magic[6]
+    if major == 1:
+        raw, fmt = f.read(2), "<H"
+    elif major in (2, 3):
+        raw, fmt = f.read(4), "<I"
+    else:
+        raise ValueError("{} has unsupported .npy version {}.{}.".format(where, major, magic[7]))
+    if len(raw) != struct.calcsize(fmt):
+        raise ValueError("{} is truncated inside its .npy header.".format(where))
+    hlen = struct.unpack(fmt, raw)[0]
+    if hlen > _MAX_HEADER:
+        raise ValueError("{} has an implausible .npy header length {}.".format(where, hlen))
+    text = f.read(hlen)
+    if len(text) != hlen:
+        raise ValueError("{} is truncated inside its .npy header.".format(where))
+    try:
+        d = ast.literal_eval(text.decode("utf-8" if major == 3 else "latin1"))
+        dtype = npy_format.descr_to_dtype(d["descr"])
+        shape = tuple(int(x) for x in d["shape"])
+        fortran = bool(d["fortran_order"])
+        if any(x < 0 for x in shape):
+            raise ValueError("negative dimension")
+    except Exception as e:  # any parse problem is a corrupt header
+        raise ValueError("{} has a malformed .npy header ({}): {!r}".format(
+            where, e, text[:200])) from None
+    return dtype, shape, fortran, 8 + struct.calcsize(fmt) + hlen
+
+
+def _info_from_header(name, dtype, shape, where):
+    if dtype.hasobject:
+        raise ValueError(
+            "{} holds a pickled object array; it is not read because unpickling can run "
+            "code stored in the file. Re-save it with numeric arrays only.".format(where))
+    return dtype_info(name, dtype, shape)
+
+
+class NpzSource(CheckpointSource):
+    """Tensors of an ``.npz`` file (as written by ``np.savez`` / ``np.savez_compressed``).
+
+    Listing reads only the ``.npy`` headers. Arrays in uncompressed members are
+    memory-mapped when ``mmap`` is on; compressed ones are decompressed on demand.
+
+    Args:
+        path (str): the ``.npz`` file.
+        mmap (bool): memory-map uncompressed members instead of copying them. The zip
+            checksum of a memory-mapped member is not checked; use False to check it.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: it is not a valid zip archive (corrupt or truncated).
+    """
+
+    def __init__(self, path, mmap=True):
+        super().__init__()
+        self.path = os.fspath(path)
+        self._mmap = mmap
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError("npz file '{}' does not exist.".format(self.path))
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+            raise ValueError("'{}' is not a readable .npz file ({}); it may be truncated or "
+                             "corrupt.".format(self.path, e)) from None
+        self._members = {}
+        for zinfo in self._zip.infolist():
+            if zinfo.is_dir():
+                continue
+            name = zinfo.filename
+            key = name[:-4] if name.endswith(".npy") else name
+            self._members.setdefault(key, zinfo)
+        self._headers = {}
+
+    def _where(self, key):
+        return "'{}' (array '{}')".format(self.path, key)
+
+    def _header(self, key):
+        if key not in self._headers:
+            zinfo = self._members[key]
+            try:
+                with self._zip.open(zinfo) as f:
+                    self._headers[key] = read_npy_header(f, self._where(key))
+            except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as e:
+                raise ValueError("Cannot read {}: {}; the file may be corrupt.".format(
+                    self._where(key), e)) from None
+        return self._headers[key]
+
+    def _list(self):
+        out = []
+        for key in self._members:
+            dtype, shape, _, _ = self._header(key)
+            out.append(_info_from_header(key, dtype, shape, self._where(key)))
+        return out
+
+    def _read(self, name):
+        dtype, shape, fortran, hbytes = self._header(name)
+        zinfo = self._members[name]
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if (self._mmap and zinfo.compress_type == zipfile.ZIP_STORED and not zinfo.flag_bits & 1
+                and dtype.kind not in "SU" and len(shape) > 0 and nbytes > 0):
+            arr = self._read_mmap(zinfo, dtype, shape, fortran, hbytes, nbytes, name)
+        else:
+            arr = self._read_zip(zinfo, name)
+        if not arr.dtype.isnative and arr.dtype.kind not in "SUO":
+            arr = arr.astype(arr.dtype.newbyteorder("="))
+        return as_tensor_array(arr, name)
+
+    def _read_zip(self, zinfo, name):
+        try:
+            with self._zip.open(zinfo) as f:
+                return npy_format.read_array(f, allow_pickle=False, max_header_size=_MAX_HEADER)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as e:
+            raise ValueError("Cannot read {}: {}; the file may be truncated or corrupt.".format(
+                self._where(name), e)) from None
+
+    def _read_mmap(self, zinfo, dtype, shape, fortran, hbytes, nbytes, name):
+        # The member's data starts after its local header, whose variable-length fields
+        # may differ from the central directory's, so read them from the local header.
+        with open(self.path, "rb") as f:
+            f.seek(zinfo.header_offset)
+            local = f.read(30)
+            fsize = os.fstat(f.fileno()).st_size
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise ValueError("Cannot read {}: bad zip local header; the file is corrupt.".format(
+                self._where(name)))
+        nlen, xlen = struct.unpack("<HH", local[26:30])
+        start = zinfo.header_offset + 30 + nlen + xlen + hbytes
+        if start + nbytes > fsize or hbytes + nbytes > zinfo.file_size:
+            raise ValueError("Cannot read {}: its data runs past the end of the file; the file "
+                             "is truncated or corrupt.".format(self._where(name)))
+        return np.memmap(self.path, dtype=dtype, mode="r", offset=start, shape=shape,
+                         order="F" if fortran else "C")
+
+    def close(self):
+        if getattr(self, "_zip", None) is not None:
+            self._zip.close()
+            self._zip = None
+
+
+class NpySource(DictSource):
+    """Upstream's legacy format: a ``{name: array}`` dict pickled into a ``.npy`` file.
+
+    Loading a pickle can execute code embedded in the file, so it is refused unless
+    ``allow_pickle=True`` (``--allow-pickle`` in the scripts). Convert such a file to
+    ``.npz`` once, e.g. ``save_tensors('model.npz', NpySource('model.npy', allow_pickle=True))``.
+
+    Args:
+        path (str): the ``.npy`` file.
+        allow_pickle (bool): opt in to unpickling the file (only for files you trust).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: pickle is needed but not allowed; or the file is not a dict of arrays.
+    """
+
+    def __init__(self, path, allow_pickle=False):
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError("npy file '{}' does not exist.".format(path))
+        with open(path, "rb") as f:
+            dtype, shape, _, _ = read_npy_header(f, "'{}'".format(path))
+        if not dtype.hasobject:
+            raise ValueError(
+                "'{}' holds a single {} array of shape {}, not a dict of named tensors. "
+                "Save named tensors with np.savez(...) to a .npz file.".format(path, dtype, shape))
+        if not allow_pickle:
+            raise ValueError(
+                "'{}' is a legacy tensorpack .npy file: a pickled Python dict. Reading it needs "
+                "pickle, and unpickling can run arbitrary code stored in the file, so it is "
+                "off by default. If you trust this file, opt in with allow_pickle=True (or "
+                "--allow-pickle on the command line), and consider converting it to .npz "
+                "once.".format(path))
+        try:
+            obj = np.load(path, allow_pickle=True, encoding="latin1")
+            d = obj.item() if obj.shape == () else None
+        except Exception as e:  # unpickling errors come in many types
+            raise ValueError("Cannot unpickle '{}': {}; the file may be corrupt.".format(
+                path, e)) from None
+        if not isinstance(d, dict):
+            raise ValueError("'{}' holds a pickled {}, not a dict of name -> array.".format(
+                path, type(d).__name__ if d is not None else "object array"))
+        logger.info("Loaded the pickled dict in '{}' (allow_pickle=True).".format(path))
+        super().__init__(d, path=path)
+
+
+def _npz_ready(name, arr):
+    """The array as it will be stored in an npz that plain ``np.load`` reads."""
+    if arr.dtype.kind == "O":
+        # Text becomes a fixed-width bytes array (object arrays would need pickle).
+        # Fixed-width bytes drop trailing NULs, so refuse values that have them.
+        flat = arr.reshape(-1).tolist()
+        if any(v.endswith(b"\x00") for v in flat):
+            raise ValueError("String tensor '{}' has values ending in NUL bytes, which .npz "
+                             "cannot keep (fixed-width bytes drop them); save it to a TF "
+                             "checkpoint instead.".format(name))
+        return np.array(flat, dtype=bytes).reshape(arr.shape)
+    if arr.dtype.name == "bfloat16":
+        logger.info("Tensor '{}' is bfloat16, which .npz cannot hold; it is stored as float32 "
+                    "(exactly).".format(name))
+        return arr.astype(np.float32)
+    return arr
+
+
+def _iter_items(tensors):
+    if isinstance(tensors, CheckpointSource):
+        return tensors.items()
+    if isinstance(tensors, dict):
+        return iter(tensors.items())
+    return iter(tensors)
+
+
+def write_npz(path, tensors):
+    """Stream tensors into an uncompressed ``.npz``, atomically.
+
+    Each array becomes its own zip member, written straight into the archive, so peak
+    memory is one tensor.
+
+    Args:
+        path (str): the output file.
+        tensors: a CheckpointSource, a dict, or an iterable of ``(name, array)``.
+
+    Returns:
+        str: ``path``.
+    """
+    seen = set()
+    with atomic_write(path, "wb") as f:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, value in _iter_items(tensors):
+                if not isinstance(name, str):
+                    raise ValueError("Tensor names must be str, got {!r}.".format(name))
+                if name in seen:
+                    raise ValueError("Tensor '{}' appears twice; names must be unique.".format(
+                        name))
+                seen.add(name)
+                arr = _npz_ready(name, as_tensor_array(value, name))
+                with zf.open(name + ".npy", "w", force_zip64=True) as member:
+                    npy_format.write_array(member, np.asanyarray(arr), allow_pickle=False)
+    return path

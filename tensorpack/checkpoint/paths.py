@@ -1,0 +1,186 @@
+"""Turn whatever path a user gives for a TF checkpoint into its prefix.
+
+A checkpoint ``dir/model-5000`` is the files ``dir/model-5000.index`` and
+``dir/model-5000.data-00000-of-00001``; the prefix itself is not a file. Users pass the
+prefix, either of those files, the ``.meta`` metagraph saved next to it, the directory's
+``checkpoint`` state file, or the directory. :func:`resolve_checkpoint_prefix` accepts them all.
+"""
+import glob
+import os
+import re
+
+from tensorpack.checkpoint.state import STATE_FILENAME, read_checkpoint_state
+from tensorpack.utils import logger
+
+__all__ = ["resolve_checkpoint_prefix", "list_checkpoints", "checkpoint_files",
+           "checkpoint_step"]
+
+_DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
+_STEP = re.compile(r"-(\d+)$")
+
+
+def checkpoint_step(prefix):
+    """The global step in a checkpoint name (``model-5000`` -> 5000), or None."""
+    m = _STEP.search(os.path.basename(os.fspath(prefix)))
+    return int(m.group(1)) if m else None
+
+
+def _exists(prefix):
+    return os.path.isfile(prefix + ".index")
+
+
+def checkpoint_files(prefix):
+    """The files of a checkpoint that exist: its ``.index`` and ``.data-*`` files.
+
+    Use it to copy or delete a checkpoint (the ``.meta`` file and the ``checkpoint``
+    state file are not part of it).
+
+    Args:
+        prefix (str): the checkpoint prefix.
+
+    Returns:
+        list[str]: the ``.index`` file first (if present), then the data shards in order.
+    """
+    prefix = os.fspath(prefix)
+    files = [prefix + ".index"] if os.path.isfile(prefix + ".index") else []
+    pattern = glob.escape(prefix) + ".data-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
+    return files + sorted(f for f in glob.glob(pattern) if os.path.isfile(f))
+
+
+def list_checkpoints(dirname, prefix="model"):
+    """All ``<prefix>-<step>`` checkpoints in a directory, sorted by step (oldest first).
+
+    Args:
+        dirname (str): the directory.
+        prefix (str): the name before ``-<step>`` (``"model"`` for ModelSaver's files).
+
+    Returns:
+        list[str]: checkpoint prefixes (``dirname/model-5000``), sorted by the step number.
+    """
+    dirname = os.fspath(dirname)
+    pattern = os.path.join(glob.escape(dirname), glob.escape(prefix) + "-*.index")
+    found = []
+    for index in glob.glob(pattern):
+        ckpt = index[:-len(".index")]
+        rest = os.path.basename(ckpt)[len(prefix) + 1:]
+        if rest.isdigit():
+            found.append((int(rest), ckpt))
+    return [c for _, c in sorted(found)]
+
+
+def _newest_in_dir(dirname):
+    """The newest checkpoint in a directory with no usable state file: highest step, then mtime."""
+    candidates = []
+    for index in glob.glob(os.path.join(glob.escape(dirname), "*.index")):
+        ckpt = index[:-len(".index")]
+        step = checkpoint_step(ckpt)
+        try:
+            mtime = os.path.getmtime(index)
+        except OSError:
+            continue
+        candidates.append(((step is not None, step or 0, mtime), ckpt))
+    if not candidates:
+        return None
+    return max(candidates)[1]
+
+
+def _from_state(dirname, state_file, tried):
+    """The latest checkpoint named by the state file, or None (appending what was tried)."""
+    state = read_checkpoint_state(state_file)
+    if state is None or not state.model_checkpoint_path:
+        return None
+    named = state.model_checkpoint_path
+    tried.append(named + ".index")
+    if _exists(named):
+        return named
+    # A directory moved or copied elsewhere keeps stale absolute paths: look beside the file.
+    local = os.path.join(dirname, os.path.basename(named))
+    if local != named:
+        tried.append(local + ".index")
+        if _exists(local):
+            logger.warning("The state file '{}' names '{}', which does not exist; using '{}' "
+                           "from the same directory instead.".format(state_file, named, local))
+            return local
+    return None
+
+
+def _resolve_dir(dirname, state_file, tried):
+    found = None
+    if os.path.isfile(state_file):
+        found = _from_state(dirname, state_file, tried)
+    if found is None:
+        tried.append(os.path.join(dirname, "*.index"))
+        found = _newest_in_dir(dirname)
+    return found
+
+
+def resolve_checkpoint_prefix(path):
+    """The prefix of the TF checkpoint a user means by ``path``.
+
+    Accepted forms: a prefix (``dir/model-5000``); its ``.index``, ``.data-*`` or
+    ``.meta`` file; the ``checkpoint`` state file; a directory (its latest checkpoint per
+    the state file, or, without one, the ``*.index`` with the highest step number in its
+    name, then the newest). When ``path`` is not the prefix itself, one info line says
+    what it was resolved to.
+
+    Args:
+        path (str): what the user passed.
+
+    Returns:
+        str: a prefix whose ``.index`` file exists.
+
+    Raises:
+        FileNotFoundError: no checkpoint was found; the message names ``path`` and what
+            was tried.
+    """
+    given = os.fspath(path)
+    if given == "":
+        raise FileNotFoundError("An empty path was given as a checkpoint.")
+    tried = []
+    norm = given.rstrip("/\\") or given
+    base = os.path.basename(norm)
+    how = None
+    prefix = None
+    if os.path.isdir(norm):
+        how = "the latest checkpoint in directory"
+        prefix = _resolve_dir(norm, os.path.join(norm, STATE_FILENAME), tried)
+        if prefix is None:
+            raise FileNotFoundError(
+                "Directory '{}' contains no checkpoint (tried {}). Pass a checkpoint prefix "
+                "such as 'dir/model-5000', or the directory a training run saved into.".format(
+                    given, ", ".join(tried)))
+    elif base == STATE_FILENAME and os.path.isfile(norm):
+        how = "the latest checkpoint named by the state file"
+        dirname = os.path.dirname(norm)
+        prefix = _from_state(dirname, norm, tried)
+        if prefix is None:
+            tried.append(os.path.join(dirname or ".", "*.index"))
+            prefix = _newest_in_dir(dirname or ".")
+            if prefix is not None:
+                logger.warning("The state file '{}' names no existing checkpoint; using the "
+                               "newest one in its directory.".format(given))
+    elif _exists(given):
+        return given
+    else:
+        stripped = None
+        if given.endswith(".index"):
+            stripped, how = given[:-len(".index")], "the prefix of the index file"
+        elif _DATA_SUFFIX.search(given):
+            stripped, how = _DATA_SUFFIX.sub("", given), "the prefix of the data file"
+        elif given.endswith(".meta"):
+            stripped, how = given[:-len(".meta")], "the checkpoint next to the metagraph"
+        tried.append(given + ".index")
+        if stripped is not None:
+            tried.append(stripped + ".index")
+            if _exists(stripped):
+                prefix = stripped
+    if prefix is None:
+        hint = ""
+        if given.endswith(".meta"):
+            hint = (" A .meta file is a metagraph, not checkpoint data; pass the checkpoint "
+                    "(e.g. 'dir/model-5000') or its directory.")
+        state = "it exists but is not a checkpoint" if os.path.exists(given) else "it does not exist"
+        raise FileNotFoundError("No TF checkpoint found at '{}' ({}; tried {}).{}".format(
+            given, state, ", ".join(tried), hint))
+    logger.info("Checkpoint path '{}' resolved to '{}' ({}).".format(given, prefix, how))
+    return prefix
