@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tensorpack.checkpoint.formats import (DictSource, NpzSource,
+from tensorpack.checkpoint.formats import (DictSource, NpySource, NpzSource, SafetensorsSource,
                                            open_source, save_tensors)
 from tensorpack.checkpoint.source import CheckpointSource
 
@@ -314,3 +314,170 @@ def test_save_rejects_duplicates_and_unknown_format(tmp_path):
         save_tensors(str(tmp_path / "x.npz"), {"a": np.ones(1)}, fmt="hdf5")
     with pytest.raises(ValueError, match="pickle"):
         save_tensors(str(tmp_path / "x.npy"), {"a": np.ones(1)})
+
+
+# ------------------------------------------------------------------------ legacy npy
+def _legacy_npy(tmp_path, d):
+    path = str(tmp_path / "legacy.npy")
+    np.save(path, d, allow_pickle=True)
+    return path
+
+
+def test_legacy_npy_refused_without_opt_in(tmp_path):
+    path = _legacy_npy(tmp_path, {"a": np.ones(2)})
+    for opener in (lambda: open_source(path), lambda: NpySource(path)):
+        with pytest.raises(ValueError) as e:
+            opener()
+        msg = str(e.value)
+        assert "legacy.npy" in msg and "pickle" in msg
+        assert "allow_pickle=True" in msg and "--allow-pickle" in msg and "code" in msg
+
+
+def test_legacy_npy_read_with_opt_in(tmp_path):
+    d = sample_tensors()
+    path = _legacy_npy(tmp_path, d)
+    with open_source(path, allow_pickle=True) as src:
+        assert isinstance(src, NpySource)
+        assert_same(src, d)
+
+
+def test_plain_npy_array_is_not_a_dict(tmp_path):
+    path = str(tmp_path / "arr.npy")
+    np.save(path, np.zeros(3))
+    with pytest.raises(ValueError, match=r"arr\.npy.*single"):
+        open_source(path)
+
+
+def test_npy_pickle_not_a_dict(tmp_path):
+    path = str(tmp_path / "list.npy")
+    np.save(path, np.array([[1], "x"], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match=r"list\.npy.*not a dict"):
+        NpySource(path, allow_pickle=True)
+
+
+# ------------------------------------------------------------------------ safetensors
+def test_safetensors_round_trip_and_package_reads_ours(tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    from safetensors import safe_open
+    d = sample_tensors()
+    path = save_tensors(str(tmp_path / "o.safetensors"), d)
+    with open_source(path) as src:
+        assert isinstance(src, SafetensorsSource)
+        assert_same(src, d)
+    loaded = st.load_file(path)
+    assert sorted(loaded) == sorted(d)
+    for k, v in d.items():
+        np.testing.assert_array_equal(loaded[k], v)
+        assert loaded[k].shape == np.shape(v) and loaded[k].dtype == np.asarray(v).dtype
+    with safe_open(path, framework="np") as f:
+        np.testing.assert_array_equal(f.get_tensor("conv1/W:0"), d["conv1/W:0"])
+
+
+def test_safetensors_written_by_package_readable(tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    # The package writes raw memory, so give it C-ordered arrays (keeping 0-d shapes).
+    d = {k: np.array(v, order="C") for k, v in sample_tensors().items()}
+    d["c64"] = np.array([1 + 2j, -3j], dtype=np.complex64)
+    path = str(tmp_path / "pkg.safetensors")
+    st.save_file(d, path, metadata={"format": "np", "step": "7"})
+    with SafetensorsSource(path) as src:
+        assert src.metadata == {"format": "np", "step": "7"}
+        assert src.infos()["c64"].dtype == "complex64"
+        assert_same(src, d)
+
+
+def test_safetensors_listing_reads_no_data(tmp_path, monkeypatch):
+    path = save_tensors(str(tmp_path / "l.safetensors"), {"w": np.ones((64, 64), np.float32)})
+    src = SafetensorsSource(path)
+    monkeypatch.setattr(src, "_read", lambda name: pytest.fail("infos() read data"))
+    assert src.infos()["w"] == ("w", (64, 64), "float32")
+    src.close()
+
+
+def test_safetensors_bfloat16(tmp_path, monkeypatch):
+    ml = pytest.importorskip("ml_dtypes")
+    from tensorpack.checkpoint import formats_safetensors as fst
+    vals = np.array([1.0, -2.5, 3.140625, np.inf, np.nan], dtype=ml.bfloat16)
+    path = save_tensors(str(tmp_path / "bf.safetensors"), {"bf": vals})
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    assert json.loads(raw[8:8 + n])["bf"]["dtype"] == "BF16"
+    assert raw[8 + n:] == vals.view(np.uint16).astype("<u2").tobytes()
+    with SafetensorsSource(path) as src:
+        assert src.infos()["bf"].dtype == "bfloat16"
+        got = src.read("bf")
+        assert got.dtype == ml.bfloat16
+        np.testing.assert_array_equal(got.view(np.uint16), vals.view(np.uint16))
+    # Without ml_dtypes: an exact float32 upcast, and writing it back gives the same bits.
+    monkeypatch.setattr(fst, "_ml_dtypes", lambda: None)
+    with SafetensorsSource(path) as src:
+        up = src.read("bf")
+        assert up.dtype == np.float32
+        np.testing.assert_array_equal(up, vals.astype(np.float32))
+        path2 = save_tensors(str(tmp_path / "bf2.safetensors"), src)
+    assert open(path2, "rb").read() == raw
+
+
+def test_bf16_rounding_to_nearest_even():
+    from tensorpack.checkpoint.formats_safetensors import bf16_to_bits
+    # 1 + 2^-8 is halfway between bf16 1.0 and 1+2^-7: ties go to even (1.0).
+    x = np.array([1 + 2.0 ** -8, 1 + 3 * 2.0 ** -8, np.nan, -np.inf], dtype=np.float32)
+    bits = bf16_to_bits(x)
+    assert bits[0] == 0x3F80 and bits[1] == 0x3F82 and bits[3] == 0xFF80
+    assert (bits[2] & 0x7F80) == 0x7F80 and (bits[2] & 0x7F) != 0
+
+
+def test_safetensors_rejects_strings_naming_tensor(tmp_path):
+    with pytest.raises(ValueError, match="'names'.*strings"):
+        save_tensors(str(tmp_path / "s.safetensors"), {"ok": np.ones(1), "names": [b"a"]})
+    with pytest.raises(ValueError, match="'names'.*strings"):
+        save_tensors(str(tmp_path / "s.safetensors"), iter([("names", np.array(["a"]))]))
+    with pytest.raises(ValueError, match="'c'.*complex128"):
+        save_tensors(str(tmp_path / "s.safetensors"), {"c": np.ones(1, np.complex128)})
+    assert not os.listdir(str(tmp_path))
+
+
+def test_safetensors_from_iterable_streams(tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    items = (("layer{}/W".format(i), np.full((3, i), i, np.float32)) for i in range(4))
+    path = save_tensors(str(tmp_path / "it.safetensors"), items)
+    loaded = st.load_file(path)
+    assert sorted(loaded) == ["layer{}/W".format(i) for i in range(4)]
+    assert loaded["layer2/W"].shape == (3, 2) and loaded["layer0/W"].shape == (3, 0)
+    assert [f for f in os.listdir(str(tmp_path))] == ["it.safetensors"]
+
+
+def _corrupt(path, how):
+    raw = bytearray(open(path, "rb").read())
+    n = struct.unpack("<Q", raw[:8])[0]
+    if how == "truncated":
+        return bytes(raw[:-5])
+    if how == "short":
+        return bytes(raw[:5])
+    if how == "huge_len":
+        return struct.pack("<Q", 1 << 40) + bytes(raw[8:])
+    if how == "bad_json":
+        raw[9] = ord("#")
+        return bytes(raw)
+    header = json.loads(raw[8:8 + n])
+    if how == "bad_offsets":
+        header["a"]["data_offsets"] = [0, 3]
+    elif how == "bad_dtype":
+        header["a"]["dtype"] = "Q7"
+    elif how == "bad_shape":
+        header["a"]["shape"] = [-1]
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + bytes(raw[8 + n:])
+
+
+@pytest.mark.parametrize("how", ["truncated", "short", "huge_len", "bad_json", "bad_offsets",
+                                 "bad_dtype", "bad_shape"])
+def test_corrupt_safetensors_clear_error(tmp_path, how):
+    good = save_tensors(str(tmp_path / "good.safetensors"),
+                        {"a": np.arange(10, dtype=np.float32), "b": np.ones(3)})
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(_corrupt(good, how))
+    with pytest.raises(ValueError, match=r"bad\.safetensors"):
+        with SafetensorsSource(str(bad)) as src:
+            for k in src:
+                src.read(k)
