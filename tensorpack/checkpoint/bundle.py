@@ -1,0 +1,487 @@
+"""Read TensorFlow V2 checkpoints ("tensor bundles") with NumPy alone.
+
+A checkpoint ``PREFIX`` is ``PREFIX.index`` (a sorted table: name -> dtype, shape, shard,
+offset, size, crc32c) plus ``PREFIX.data-SSSSS-of-NNNNN`` files holding the raw tensor
+bytes. Listing reads only the index; reading a tensor reads exactly its bytes into a
+preallocated array, so memory stays bounded by one tensor.
+
+Example::
+
+    with TFCheckpointSource("train_log/model-5000") as src:
+        for name, info in src.infos().items():
+            print(name, info.shape, info.dtype)
+        w = src.read("conv1/W")
+"""
+import os
+import struct
+
+import numpy as np
+
+from tensorpack.checkpoint import crc32c as _crc
+from tensorpack.checkpoint import dtypes as _dt
+from tensorpack.checkpoint import objgraph as _og
+from tensorpack.checkpoint.orderedcode import encode_slice_key
+from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
+from tensorpack.checkpoint.table import TableError, read_table
+from tensorpack.checkpoint.wire import WireError, iter_fields, read_varint, signed64
+
+__all__ = ["TFCheckpointSource", "CorruptCheckpointError", "data_file_name", "Entry",
+           "parse_entry"]
+
+_U32 = struct.Struct("<I")
+_SUPPORTED_VERSION = 1
+
+
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file is truncated, corrupt, or not a checkpoint. The message names it."""
+
+
+def data_file_name(prefix, shard, num_shards):
+    """``PREFIX.data-SSSSS-of-NNNNN``."""
+    return "{}.data-{:05d}-of-{:05d}".format(prefix, shard, num_shards)
+
+
+class Entry:
+    """A decoded ``BundleEntryProto``.
+
+    Attributes:
+        dtype (int): DataType number.
+        shape (tuple[int]): the tensor's shape.
+        shard_id, offset, size (int): where its bytes are.
+        crc (int): the masked crc32c of its bytes.
+        slices (list[bytes]): serialized TensorSliceProtos, for a partitioned tensor.
+    """
+    __slots__ = ("dtype", "shape", "shard_id", "offset", "size", "crc", "slices")
+
+    def __init__(self):
+        self.dtype = 0
+        self.shape = ()
+        self.shard_id = self.offset = self.size = self.crc = 0
+        self.slices = []
+
+
+def _parse_shape(buf):
+    dims = []
+    for number, wtype, value in iter_fields(buf):
+        if number == 2 and wtype == 2:
+            size = 0
+            for n, wt, v in iter_fields(value):
+                if n == 1 and wt == 0:
+                    size = signed64(v)
+            dims.append(size)
+        elif number == 3 and value:
+            raise WireError("the shape has unknown rank")
+    return tuple(dims)
+
+
+def parse_entry(value, shape=True):
+    """Decode a ``BundleEntryProto``.
+
+    Args:
+        value (bytes): the serialized proto.
+        shape (bool): also decode the shape.
+
+    Returns:
+        Entry: the decoded entry.
+
+    Raises:
+        WireError: on malformed bytes.
+    """
+    e = Entry()
+    pos, end = 0, len(value)
+    try:
+        while pos < end:
+            tag = value[pos]
+            pos += 1
+            if tag == 0x12:                       # shape
+                n, pos = read_varint(value, pos)
+                if pos + n > end:
+                    raise WireError("shape runs past the end of the entry")
+                if shape:
+                    e.shape = _parse_shape(value[pos:pos + n])
+                pos += n
+            elif tag == 0x35:                     # crc32c, fixed32
+                if pos + 4 > end:
+                    raise WireError("crc32c runs past the end of the entry")
+                e.crc = _U32.unpack_from(value, pos)[0]
+                pos += 4
+            elif tag in (0x08, 0x18, 0x20, 0x28):  # dtype, shard_id, offset, size
+                v, pos = read_varint(value, pos)
+                if tag == 0x08:
+                    e.dtype = v
+                elif tag == 0x18:
+                    e.shard_id = v
+                elif tag == 0x20:
+                    e.offset = v
+                else:
+                    e.size = v
+            elif tag == 0x3A:                     # slices
+                n, pos = read_varint(value, pos)
+                if pos + n > end:
+                    raise WireError("slice runs past the end of the entry")
+                e.slices.append(value[pos:pos + n])
+                pos += n
+            else:
+                # An unknown field (or a multi-byte tag): skip it.
+                pos = _skip_one(value, pos - 1)
+                if pos > end:
+                    raise WireError("a field runs past the end of the entry")
+    except IndexError:
+        raise WireError("truncated entry") from None
+    return e
+
+
+def _skip_one(buf, pos):
+    """Position after the one field starting at ``pos``."""
+    key, p = read_varint(buf, pos)
+    wtype = key & 7
+    if wtype == 0:
+        return read_varint(buf, p)[1]
+    if wtype == 1:
+        return p + 8
+    if wtype == 5:
+        return p + 4
+    if wtype == 2:
+        n, p = read_varint(buf, p)
+        return p + n
+    raise WireError("unsupported wire type {}".format(wtype))
+
+
+def _parse_slice(buf, full_shape):
+    """Returns (starts, key_lengths, box_lengths) of a serialized TensorSliceProto."""
+    starts, key_lengths, lengths = [], [], []
+    for number, _, extent in iter_fields(buf):
+        if number != 1:
+            continue
+        start, length = 0, None
+        for n, _, v in iter_fields(extent):
+            if n == 1:
+                start = signed64(v)
+            elif n == 2:
+                length = signed64(v)
+        starts.append(start)
+        key_lengths.append(-1 if length is None else length)
+    if len(starts) != len(full_shape):
+        raise WireError("a slice has rank {} but the tensor has rank {}".format(
+            len(starts), len(full_shape)))
+    for s, n, dim in zip(starts, key_lengths, full_shape):
+        n = dim - s if n == -1 else n
+        if s < 0 or n < 0 or s + n > dim:
+            raise WireError("a slice [{}, {}) exceeds the dimension {}".format(s, s + n, dim))
+        lengths.append(n)
+    return starts, key_lengths, lengths
+
+
+class TFCheckpointSource(CheckpointSource):
+    """A TensorFlow V2 checkpoint, read without TensorFlow.
+
+    TF2 object-based checkpoints (``tf.train.Checkpoint``) are listed by readable names:
+    the key without its ``/.ATTRIBUTES/VARIABLE_VALUE`` suffix; the object-graph key is
+    hidden. Partitioned variables are listed once under their full name and assembled on
+    read.
+
+    Args:
+        prefix (str): the checkpoint prefix, e.g. ``train_log/model-5000``.
+        verify (bool): check crc32c checksums of the index blocks and of tensor data.
+
+    Raises:
+        FileNotFoundError: if ``PREFIX.index`` does not exist.
+        CorruptCheckpointError: if the index is malformed or a data shard is missing.
+    """
+
+    def __init__(self, prefix, verify=True):
+        super().__init__()
+        self.prefix = prefix
+        self.path = prefix
+        self.verify = verify
+        self.index_path = prefix + ".index"
+        self._files = {}
+        if not os.path.isfile(self.index_path):
+            raise FileNotFoundError(
+                "Checkpoint index '{}' does not exist; pass the checkpoint prefix (e.g. "
+                "'train_log/model-5000'), whose .index and .data-* files sit next to "
+                "each other.".format(self.index_path))
+        with open(self.index_path, "rb") as f:
+            data = f.read()
+        try:
+            table = read_table(data, verify=verify)
+        except TableError as e:
+            raise self._corrupt(self.index_path, str(e)) from None
+        if not table or table[0][0] != b"":
+            raise self._corrupt(self.index_path, "the first entry is not the bundle header")
+        self._parse_header(table[0][1])
+        self._entries = {}   # name -> serialized BundleEntryProto
+        self._slices = {}    # binary slice key -> serialized BundleEntryProto
+        for key, value in table[1:]:
+            if key[:1] == b"\x00":
+                self._slices[key] = value
+            else:
+                self._entries[key.decode("utf-8", "surrogateescape")] = value
+        self._is_tf2 = _og.OBJECT_GRAPH_KEY in self._entries
+        self._raw_keys = {}  # listed name -> stored key
+        for key in self._entries:
+            if key == _og.OBJECT_GRAPH_KEY and self._is_tf2:
+                continue
+            name = _og.readable_name(key) if self._is_tf2 else key
+            if name != key and name in self._entries:
+                name = key  # a clash with a real key: keep the stored key
+            self._raw_keys[name] = key
+        self._stored_to_name = {v: k for k, v in self._raw_keys.items()}
+        for shard in range(self.num_shards):
+            path = data_file_name(prefix, shard, self.num_shards)
+            if not os.path.isfile(path):
+                raise self._corrupt(path, "this data shard is missing (the index {} lists {} "
+                                    "shards)".format(self.index_path, self.num_shards))
+
+    @staticmethod
+    def _corrupt(path, problem, name=None):
+        what = " (tensor '{}')".format(name) if name is not None else ""
+        return CorruptCheckpointError("Corrupt checkpoint file '{}'{}: {}.".format(
+            path, what, problem))
+
+    def _parse_header(self, value):
+        self.num_shards, endianness, version = 0, 0, b""
+        try:
+            for number, _, v in iter_fields(value):
+                if number == 1:
+                    self.num_shards = v
+                elif number == 2:
+                    endianness = v
+                elif number == 3:
+                    version = v
+            producer, min_consumer, bad = 0, 0, []
+            for number, _, v in iter_fields(version):
+                if number == 1:
+                    producer = signed64(v)
+                elif number == 2:
+                    min_consumer = signed64(v)
+                elif number == 3:
+                    bad.append(v if isinstance(v, int) else None)
+        except WireError as e:
+            raise self._corrupt(self.index_path, "bad bundle header: {}".format(e)) from None
+        if not 1 <= self.num_shards <= 99999:
+            raise self._corrupt(self.index_path, "bad shard count {}".format(self.num_shards))
+        if endianness not in (0, 1):
+            raise self._corrupt(self.index_path, "bad endianness {}".format(endianness))
+        self._big_endian = endianness == 1
+        if producer < 0 or min_consumer > _SUPPORTED_VERSION or _SUPPORTED_VERSION in bad:
+            raise self._corrupt(self.index_path, "unsupported bundle version (producer {}, "
+                                "min_consumer {})".format(producer, min_consumer))
+
+    # ------------------------------------------------------------------ listing
+
+    def _entry(self, stored_key, shape=True):
+        try:
+            return parse_entry(self._entries[stored_key], shape=shape)
+        except WireError as e:
+            raise self._corrupt(self.index_path, "bad entry: {}".format(e), stored_key) from None
+
+    def _list(self):
+        out = []
+        for name, key in self._raw_keys.items():
+            e = self._entry(key)
+            try:
+                dtype = _dt.name_of(e.dtype)
+            except ValueError as err:
+                raise self._corrupt(self.index_path, str(err), key) from None
+            out.append(TensorInfo(name, e.shape, dtype))
+        return out
+
+    def raw_key(self, name):
+        """The key as stored in the index for a listed ``name``.
+
+        Raises:
+            KeyError: if there is no such tensor.
+        """
+        try:
+            return self._raw_keys[name]
+        except KeyError:
+            raise KeyError("Tensor '{}' is not in {}.".format(name, self.prefix)) from None
+
+    def object_full_names(self):
+        """For TF2 object-based checkpoints: listed name -> the variable's ``full_name``.
+
+        Returns:
+            dict[str, str]: empty for checkpoints without an object graph.
+        """
+        if not self._is_tf2:
+            return {}
+        graph = self._read_stored(_og.OBJECT_GRAPH_KEY)
+        if graph.size != 1:
+            raise self._corrupt(self.index_path, "the object graph is not a scalar string",
+                                _og.OBJECT_GRAPH_KEY)
+        try:
+            by_key = _og.checkpoint_key_full_names(graph.reshape(-1)[0])
+        except WireError as e:
+            raise self._corrupt(data_file_name(self.prefix, 0, self.num_shards),
+                                "bad object graph: {}".format(e), _og.OBJECT_GRAPH_KEY) from None
+        return {self._stored_to_name[k]: v for k, v in by_key.items()
+                if k in self._stored_to_name}
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, name):
+        """Read one tensor by its listed name (TF2 checkpoints also accept the stored key).
+
+        Returns:
+            np.ndarray: numeric types as NumPy arrays; bfloat16 as ``ml_dtypes.bfloat16``
+            (float32 without ml_dtypes); strings as an object array of ``bytes``.
+
+        Raises:
+            KeyError: if there is no such tensor.
+            CorruptCheckpointError: if its data is truncated or fails the checksum.
+        """
+        if name not in self._raw_keys and name in self._stored_to_name:
+            name = self._stored_to_name[name]
+        return super().read(name)
+
+    def _read(self, name):
+        return self._read_stored(self._raw_keys[name])
+
+    def _read_stored(self, key):
+        e = self._entry(key)
+        if e.slices:
+            return self._read_sliced(key, e)
+        return self._read_entry(key, e)
+
+    def _read_sliced(self, key, e):
+        if e.dtype == _dt.DT_STRING:
+            out = np.empty(e.shape, dtype=object)
+        else:
+            out = np.empty(e.shape, dtype=self._result_dtype(e.dtype))
+        raw = key.encode("utf-8", "surrogateescape")
+        for sl in e.slices:
+            try:
+                starts, key_lengths, lengths = _parse_slice(sl, e.shape)
+            except WireError as err:
+                raise self._corrupt(self.index_path, str(err), key) from None
+            skey = encode_slice_key(raw, starts, key_lengths)
+            if skey not in self._slices:
+                raise self._corrupt(self.index_path, "the slice {} is listed but not stored"
+                                    .format(list(zip(starts, lengths))), key)
+            try:
+                se = parse_entry(self._slices[skey])
+            except WireError as err:
+                raise self._corrupt(self.index_path, "bad slice entry: {}".format(err),
+                                    key) from None
+            if list(se.shape) != lengths or se.dtype != e.dtype:
+                raise self._corrupt(self.index_path, "a slice's shape {} or dtype does not "
+                                    "match its extent {}".format(se.shape, lengths), key)
+            box = tuple(slice(s, s + n) for s, n in zip(starts, lengths))
+            out[box] = self._read_entry(key, se)
+        return out
+
+    def _result_dtype(self, dtype):
+        name = _dt.name_of(dtype)
+        return _dt.numpy_dtype(name)
+
+    def _file(self, shard):
+        f = self._files.get(shard)
+        if f is None:
+            path = data_file_name(self.prefix, shard, self.num_shards)
+            try:
+                f = open(path, "rb", buffering=0)
+            except FileNotFoundError:
+                raise self._corrupt(path, "this data shard is missing") from None
+            self._files[shard] = f
+        return f
+
+    def _read_bytes(self, key, e, out):
+        """Fill the uint8 array ``out`` from the tensor's byte range."""
+        if e.shard_id >= self.num_shards:
+            raise self._corrupt(self.index_path, "shard id {} out of range (the checkpoint "
+                                "has {} shards)".format(e.shard_id, self.num_shards), key)
+        f = self._file(e.shard_id)
+        f.seek(e.offset)
+        view = memoryview(out)
+        done, total = 0, len(out)
+        while done < total:
+            n = f.readinto(view[done:])
+            if not n:
+                path = data_file_name(self.prefix, e.shard_id, self.num_shards)
+                raise self._corrupt(path, "the file ends at byte {} but the tensor's data "
+                                    "spans bytes [{}, {}); the file is truncated".format(
+                                        e.offset + done, e.offset, e.offset + total), key)
+            done += n
+
+    def _check_crc(self, key, e, actual):
+        if actual != _crc.unmask(e.crc):
+            path = data_file_name(self.prefix, e.shard_id, self.num_shards)
+            raise self._corrupt(path, "checksum mismatch in the tensor's data (bytes [{}, {}))"
+                                .format(e.offset, e.offset + e.size), key)
+
+    def _read_entry(self, key, e):
+        if e.dtype == _dt.DT_STRING:
+            return self._read_strings(key, e)
+        try:
+            sdt = _dt.storage_dtype(e.dtype)
+        except ValueError as err:
+            raise ValueError("Cannot read tensor '{}' of {}: {}.".format(
+                key, self.prefix, err)) from None
+        count = int(np.prod(e.shape, dtype=np.int64))
+        if e.size != count * sdt.itemsize:
+            raise self._corrupt(self.index_path, "the entry says {} bytes but shape {} of "
+                                "{} needs {}".format(e.size, e.shape, _dt.name_of(e.dtype),
+                                                     count * sdt.itemsize), key)
+        arr = np.empty(count, dtype=sdt)
+        raw = arr.view(np.uint8)
+        self._read_bytes(key, e, raw)
+        if self.verify:
+            self._check_crc(key, e, _crc.crc32c(raw))
+        if self._big_endian:
+            arr = arr.byteswap().view(sdt)
+        arr = arr.reshape(e.shape)
+        if e.dtype == _dt.DT_BFLOAT16:
+            bf16 = _dt.bfloat16_type()
+            return arr.view(bf16) if bf16 is not None else _dt.bfloat16_to_float32(arr)
+        return arr
+
+    def _read_strings(self, key, e):
+        count = int(np.prod(e.shape, dtype=np.int64))
+        buf = np.empty(e.size, dtype=np.uint8)
+        self._read_bytes(key, e, buf)
+        data = buf.tobytes()
+        lengths = []
+        pos = 0
+        try:
+            for _ in range(count):
+                n, pos = read_varint(data, pos)
+                lengths.append(n)
+        except WireError:
+            raise self._corrupt(data_file_name(self.prefix, e.shard_id, self.num_shards),
+                                "bad string lengths", key) from None
+        shard_path = data_file_name(self.prefix, e.shard_id, self.num_shards)
+        # The lengths are followed by a 4-byte checksum of them (also when there are none,
+        # if the entry has room for it).
+        has_crc = bool(count) or len(data) >= pos + 4
+        total = sum(lengths)
+        if pos + 4 * has_crc + total > len(data):
+            raise self._corrupt(shard_path, "string data is shorter than its lengths say", key)
+        if self.verify:
+            crc = 0
+            for n in lengths:
+                crc = _crc.crc32c(struct.pack("<I" if n <= 0xFFFFFFFF else "<Q", n), crc)
+            if has_crc:
+                if _U32.unpack_from(data, pos)[0] != _crc.mask(crc):
+                    raise self._corrupt(shard_path, "checksum mismatch in the string lengths",
+                                        key)
+                crc = _crc.crc32c(data[pos:pos + 4 + total], crc)
+            self._check_crc(key, e, crc)
+        out = np.empty(count, dtype=object)
+        pos += 4 * has_crc
+        for i, n in enumerate(lengths):
+            out[i] = data[pos:pos + n]
+            pos += n
+        return out.reshape(e.shape)
+
+    def close(self):
+        """Close the data files (they are reopened on the next read)."""
+        files, self._files = self._files, {}
+        for f in files.values():
+            f.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer
+            pass
