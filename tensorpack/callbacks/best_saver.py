@@ -1,0 +1,235 @@
+"""``MinSaver`` / ``MaxSaver``: keep a copy of the checkpoint with the best statistic.
+
+After ``ModelSaver`` saved ``model-STEP``, if the monitored statistic (e.g. the validation
+error put to ``trainer.monitors`` at the same step) is the best so far, the checkpoint is
+copied to ``min-STAT.index`` / ``min-STAT.data-*`` in the checkpoint dir, so that
+``SmartInit('train_log/run/min-STAT')`` loads it. The copy is atomic: files are written
+under temporary names and renamed into place, data first, index last.
+
+The best value and its step are recorded in ``min-STAT.json`` next to it, so a resumed
+run only replaces the copy with a better model.
+"""
+import json
+import math
+import os
+import shutil
+import tempfile
+
+from tensorpack.checkpoint.paths import checkpoint_files, checkpoint_step
+from tensorpack.checkpoint.state import read_checkpoint_state
+from tensorpack.utils import logger
+from tensorpack.utils.fs import atomic_write, fsync_dir
+
+from .base import Callback
+
+__all__ = ["MinSaver", "MaxSaver"]
+
+
+def _place_file(src, dst):
+    """Put a copy of ``src`` at a temporary name next to ``dst``; returns that name.
+
+    A hard link when possible: TF never rewrites a checkpoint file in place, so sharing
+    the inode is safe, instant, and costs no disk space. Otherwise a full copy.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(dst) + ".tmp", dir=os.path.dirname(dst))
+    os.close(fd)
+    try:
+        try:
+            os.remove(tmp)
+            os.link(src, tmp)
+        except OSError:  # no hard links here (other device, file system without them)
+            shutil.copyfile(src, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return tmp
+
+
+class MinSaver(Callback):
+    """Keep a separate copy of the checkpoint with the minimum value of a statistic."""
+
+    def __init__(self, monitor_stat, reverse=False, filename=None, checkpoint_dir=None):
+        """
+        Args:
+            monitor_stat (str): the statistic's name in ``trainer.monitors``.
+            reverse (bool): keep the maximum instead.
+            filename (str): the copy's name in the checkpoint dir; ``min-<monitor_stat>``
+                (``max-<monitor_stat>`` with ``reverse``) by default.
+            checkpoint_dir (str): where ``ModelSaver`` saves; the logger dir by default.
+
+        Note:
+            Put it after the ``ModelSaver`` (same ``checkpoint_dir``) and after the callback
+            producing the statistic (e.g. ``InferenceRunner``): callbacks run in list order.
+        """
+        self.monitor_stat = monitor_stat
+        self.reverse = reverse
+        self.filename = filename
+        self.best = None  # (global_step, value)
+        if checkpoint_dir is None:
+            checkpoint_dir = logger.get_logger_dir()
+        self.checkpoint_dir = None if checkpoint_dir is None else os.path.normpath(checkpoint_dir)
+        self._warned_missing = False
+
+    # ---- names ---------------------------------------------------------------------------
+    @property
+    def _mode(self):
+        return "max" if self.reverse else "min"
+
+    @property
+    def _extreme(self):
+        return "maximum" if self.reverse else "minimum"
+
+    def _target(self):
+        name = self.filename or "{}-{}".format(self._mode, self.monitor_stat)
+        return os.path.join(self.checkpoint_dir, name)
+
+    def _record_file(self):
+        return self._target() + ".json"
+
+    # ---- resume --------------------------------------------------------------------------
+    def _setup_graph(self):
+        if self.checkpoint_dir is None:
+            raise ValueError("{} has no checkpoint_dir: pass checkpoint_dir=... or call "
+                             "logger.set_logger_dir() first.".format(type(self).__name__))
+
+    def _before_train(self):
+        self.best = self._load_record()
+
+    def _load_record(self):
+        target, record_file = self._target(), self._record_file()
+        if not os.path.isfile(record_file):
+            if os.path.isfile(target + ".index"):
+                logger.warn("[{}] '{}' exists but its value is unknown (no '{}'); the first "
+                            "'{}' of this run will replace it.".format(
+                                type(self).__name__, target, record_file, self.monitor_stat))
+            return None
+        try:
+            with open(record_file) as f:
+                rec = json.load(f)
+            best = (int(rec["global_step"]), float(rec["value"]))
+            mode, stat = rec["mode"], rec["monitor_stat"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            logger.warn("[{}] Ignoring unreadable record '{}': {}".format(
+                type(self).__name__, record_file, e))
+            return None
+        if (mode, stat) != (self._mode, self.monitor_stat):
+            logger.warn("[{}] '{}' records the {} of '{}', not the {} of '{}'; ignoring it.".format(
+                type(self).__name__, record_file, mode, stat, self._mode, self.monitor_stat))
+            return None
+        if not os.path.isfile(target + ".index"):
+            logger.warn("[{}] '{}' has no checkpoint files next to it; starting afresh.".format(
+                type(self).__name__, record_file))
+            return None
+        logger.info("[{}] Resuming: best {} so far is {:.5g} at global_step={} ('{}').".format(
+            type(self).__name__, self.monitor_stat, best[1], best[0], target))
+        return best
+
+    # ---- per trigger ---------------------------------------------------------------------
+    def _get_stat(self):
+        hist = self.trainer.monitors.get_history(self.monitor_stat)
+        if not hist:
+            if not self._warned_missing:
+                logger.warn("[{}] No statistic named '{}' has been put to the monitors yet; "
+                            "nothing to compare. Check the name, and that the callback "
+                            "producing it comes before this one.".format(
+                                type(self).__name__, self.monitor_stat))
+                self._warned_missing = True
+            return None, None
+        return hist[-1]
+
+    def _improves(self, val):
+        if self.best is None:
+            return True
+        return val > self.best[1] if self.reverse else val < self.best[1]
+
+    def _trigger(self):
+        step, val = self._get_stat()
+        if step is None:
+            return
+        if not math.isfinite(val):
+            logger.warn("[{}] '{}' is {} at global_step={}; not considered.".format(
+                type(self).__name__, self.monitor_stat, val, step))
+            return
+        if self._improves(val):
+            self._save(step, val)
+
+    def _latest_checkpoint(self):
+        try:
+            state = read_checkpoint_state(self.checkpoint_dir)
+        except (OSError, ValueError) as e:
+            logger.warn("[{}] Cannot read the checkpoint state in '{}': {}".format(
+                type(self).__name__, self.checkpoint_dir, e))
+            return None
+        return state.model_checkpoint_path if state and state.model_checkpoint_path else None
+
+    def _save(self, step, val):
+        name = type(self).__name__
+        prefix = self._latest_checkpoint()
+        if prefix is None:
+            logger.warn("[{}] New {} {}={:.5g} at global_step={}, but there is no checkpoint in "
+                        "'{}'. Is a ModelSaver with the same checkpoint_dir placed before "
+                        "{}?".format(name, self._extreme, self.monitor_stat, val, step,
+                                     self.checkpoint_dir, name))
+            return
+        if checkpoint_step(prefix) != step:
+            logger.warn("[{}] New {} '{}' found at global_step={}, but the latest checkpoint is "
+                        "'{}'; nothing copied this time. The callbacks may run at different "
+                        "frequencies or in the wrong order.".format(
+                            name, self._extreme, self.monitor_stat, step, prefix))
+            return
+        try:
+            self._copy_checkpoint(prefix, self._target())
+            with atomic_write(self._record_file(), "w") as f:
+                json.dump({"monitor_stat": self.monitor_stat, "mode": self._mode, "value": val,
+                           "global_step": step, "checkpoint": os.path.basename(prefix)}, f)
+        except OSError as e:
+            logger.error("[{}] Cannot copy '{}' to '{}': {}. The previous best copy (if any) "
+                         "is unchanged.".format(name, prefix, self._target(), e))
+            return
+        self.best = (step, val)
+        logger.info("Model at global_step={} with {} {}={:.5g} saved.".format(
+            step, self._extreme, self.monitor_stat, val))
+
+    @staticmethod
+    def _copy_checkpoint(prefix, target):
+        files = checkpoint_files(prefix)
+        if not files or files[0] != prefix + ".index":
+            raise FileNotFoundError("checkpoint '{}' has no .index file".format(prefix))
+        srcs = files[1:] + files[:1]  # data shards first, the index last
+        dsts = [target + f[len(prefix):] for f in srcs]
+        old = set(checkpoint_files(target))
+        tmps = []
+        try:
+            for src, dst in zip(srcs, dsts):
+                tmps.append(_place_file(src, dst))
+        except BaseException:
+            for t in tmps:
+                os.remove(t)
+            raise
+        for tmp, dst in zip(tmps, dsts):
+            os.replace(tmp, dst)
+            if os.path.exists(tmp):  # rename() is a no-op when both names are one inode
+                os.remove(tmp)
+        # shards of a previous best with another shard count are not referenced any more
+        for stale in old - set(dsts):
+            os.remove(stale)
+        fsync_dir(os.path.dirname(target))
+
+
+class MaxSaver(MinSaver):
+    """Keep a separate copy of the checkpoint with the maximum value of a statistic.
+
+    See :class:`MinSaver`.
+    """
+
+    def __init__(self, monitor_stat, filename=None, checkpoint_dir=None):
+        """
+        Args:
+            monitor_stat (str): the statistic's name.
+            filename (str): the copy's name; ``max-<monitor_stat>`` by default.
+            checkpoint_dir (str): where ``ModelSaver`` saves; the logger dir by default.
+        """
+        super().__init__(monitor_stat, True, filename=filename, checkpoint_dir=checkpoint_dir)
