@@ -1,0 +1,120 @@
+"""``ls-checkpoint``: list the tensors of a checkpoint: name, shape, dtype and size.
+
+Works on a TensorFlow checkpoint given in any form (prefix, ``.index``, ``.data-*``, the
+``checkpoint`` state file, or a directory, which means its latest checkpoint), and on
+``.npz``, ``.safetensors`` and (with ``--allow-pickle``) legacy ``.npy`` dict files.
+Only the index / headers are read, never the tensor data, and TensorFlow is not imported.
+
+Examples::
+
+    ls-checkpoint train_log/run1                      # the latest checkpoint in a log dir
+    ls-checkpoint train_log/run1/model-5000 --filter 'conv*/W'
+    ls-checkpoint pretrained.npz --regex 'bn|BatchNorm' --json
+"""
+import json
+import sys
+
+from tensorpack.tools import _cli
+
+__all__ = ["main", "list_tensors"]
+
+PROG = "ls-checkpoint"
+
+
+def _parser():
+    p = _cli.ArgumentParser(
+        prog=PROG,
+        description="List the tensors of a checkpoint (name, shape, dtype, size), sorted by "
+                    "name, with totals. Reads only the index; never imports TensorFlow.")
+    p.add_argument("path", metavar="PATH",
+                   help="a TF checkpoint (prefix, .index, .data-*, 'checkpoint' file or a "
+                        "directory), or a .npz / .npy / .safetensors file")
+    p.add_argument("--filter", dest="globs", metavar="GLOB", action="append", default=[],
+                   help="only names matching this shell pattern, matched against the whole "
+                        "name ('*' also matches '/'); repeat for several")
+    p.add_argument("--regex", dest="regexes", metavar="REGEX", action="append", default=[],
+                   help="only names in which this Python regular expression is found; "
+                        "repeat for several (a name passes if any --filter/--regex matches)")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON: {path, tensors: [{name, shape, dtype, nbytes}], totals}")
+    p.add_argument("--sort", choices=["name", "size"], default="name",
+                   help="row order (default: name)")
+    _cli.add_source_arguments(p, verify=False)
+    return p
+
+
+def list_tensors(source, keep=None):
+    """The rows and totals that ``ls-checkpoint`` shows.
+
+    Args:
+        source (CheckpointSource): an opened source.
+        keep (callable or None): a predicate on names; None keeps all.
+
+    Returns:
+        tuple(list[TensorInfo], dict): the tensors (sorted by name) and the totals
+        ``{"tensors", "parameters", "bytes"}``; ``bytes`` leaves out string tensors, whose
+        size is only known from their data (``string_tensors`` counts them).
+    """
+    infos = [i for name, i in source.infos().items() if keep is None or keep(name)]
+    nbytes = [i.nbytes for i in infos]
+    totals = {"tensors": len(infos),
+              "parameters": sum(i.size for i in infos),
+              "bytes": sum(n for n in nbytes if n is not None)}
+    strings = sum(n is None for n in nbytes)
+    if strings:
+        totals["string_tensors"] = strings
+    return infos, totals
+
+
+def _print_table(infos, totals, out):
+    from tabulate import tabulate
+    rows = [(i.name, _cli.format_shape(i.shape), i.dtype, _cli.human_bytes(i.nbytes))
+            for i in infos]
+    if rows:
+        out.write(tabulate(rows, headers=["name", "shape", "dtype", "size"],
+                           colalign=("left", "left", "left", "right"),
+                           disable_numparse=True))
+        out.write("\n")
+    line = "{} tensors, {:,} parameters, {:,} bytes ({})".format(
+        totals["tensors"], totals["parameters"], totals["bytes"],
+        _cli.human_bytes(totals["bytes"]))
+    if totals.get("string_tensors"):
+        line += ", plus {} string tensor(s) of unknown size".format(totals["string_tensors"])
+    out.write(line + "\n")
+
+
+def _print_json(path, infos, totals, out):
+    # One tensor per line: readable, greppable, and still a single JSON document.
+    rows = ",\n".join("  " + json.dumps({"name": i.name, "shape": list(i.shape),
+                                          "dtype": i.dtype, "nbytes": i.nbytes})
+                       for i in infos)
+    tensors = "[\n{}\n ]".format(rows) if rows else "[]"
+    out.write('{{\n "path": {},\n "tensors": {},\n "totals": {}\n}}\n'.format(
+        json.dumps(path), tensors, json.dumps(totals)))
+
+
+def _main(argv):
+    args = _parser().parse_args(argv)
+    keep = _cli.name_filter(args.globs, args.regexes)
+    source = _cli.open_input(args.path, allow_pickle=args.allow_pickle)
+    with source, _cli.about(args.path):
+        infos, totals = list_tensors(source, keep)
+    if args.sort == "size":
+        infos.sort(key=lambda i: (-(i.nbytes or 0), i.name))
+    if args.json:
+        _print_json(source.path or args.path, infos, totals, sys.stdout)
+    else:
+        _print_table(infos, totals, sys.stdout)
+    if keep is not None and not infos:
+        # Not an error (the listing is valid), but worth saying why nothing is shown.
+        sys.stderr.write("{}: no tensor matches the filter ({} tensors in total)\n".format(
+            PROG, len(source.infos())))
+
+
+def main(argv=None):
+    """Run ``ls-checkpoint``. Returns the exit status (0 on success)."""
+    return _cli.run(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
