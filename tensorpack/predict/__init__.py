@@ -1,2 +1,5 @@
-"""Placeholder: filled in by its issue."""
-__all__ = []
+"""Prediction: PredictConfig and predictors."""
+from tensorpack.predict.base import OfflinePredictor, OnlinePredictor, PredictorBase
+from tensorpack.predict.config import PredictConfig
+
+__all__ = ["PredictorBase", "OnlinePredictor", "OfflinePredictor", "PredictConfig"]
