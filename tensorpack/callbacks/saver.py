@@ -11,6 +11,7 @@ checkpoint and the cause, the half-written files are removed, the state file kee
 the last complete checkpoint, and after ``max_consecutive_failures`` failures in a row
 training stops with an error (a full disk must not go unnoticed for days).
 """
+import glob
 import os
 import shutil
 from datetime import datetime
@@ -34,10 +35,16 @@ class CheckpointSaveError(RuntimeError):
     """Raised by :class:`ModelSaver` when saving failed too many times in a row."""
 
 
+_TF_NOISE = ('File "', "Detected at node", "Node:", "[[", "Hint:", "Graph execution error")
+
+
 def _describe(err):
+    """A one-line cause: TF errors carry a graph traceback that would bury the reason."""
     if isinstance(err, tfv1.errors.OpError):
-        return "{}: {}".format(type(err).__name__, err.message.strip())
-    return "{}: {}".format(type(err).__name__, err)
+        lines = [ln.strip() for ln in err.message.splitlines()]
+        useful = [ln for ln in lines if ln and not ln.startswith(_TF_NOISE)]
+        return "{}: {}".format(type(err).__name__, (" ".join(useful) or lines[0]).rstrip("."))
+    return "{}: {}".format(type(err).__name__, str(err).rstrip("."))
 
 
 class ModelSaver(Callback):
@@ -84,10 +91,11 @@ class ModelSaver(Callback):
         if self.checkpoint_dir is None:
             raise ValueError("ModelSaver has no directory to save into: pass "
                              "checkpoint_dir=... or call logger.set_logger_dir() first.")
-        var_list = []
+        var_list, seen = [], set()
         for key in self.var_collections:
             for v in tfv1.get_collection(key):
-                if v not in var_list:
+                if id(v) not in seen:  # a variable may be in several collections
+                    seen.add(id(v))
                     var_list.append(v)
         self.path = os.path.join(self.checkpoint_dir, "model")
         self.saver = tfv1.train.Saver(
@@ -158,9 +166,12 @@ class ModelSaver(Callback):
         tmp = prefix + _TF_TEMP_SUFFIX
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+        # TF's half-written files (renamed into place only when complete)
+        partial = glob.glob(glob.escape(prefix) + ".*.tempstate*")
         if not os.path.isfile(prefix + ".index"):  # data without index is unusable
-            for f in checkpoint_files(prefix):
-                try:
-                    os.remove(f)
-                except OSError:
-                    pass
+            partial += checkpoint_files(prefix)
+        for f in partial:
+            try:
+                os.remove(f)
+            except OSError:
+                pass
