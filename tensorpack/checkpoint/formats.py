@@ -300,8 +300,11 @@ def save_tensors(path, tensors, fmt=None):
         write_safetensors(path, tensors)
     else:
         from tensorpack.checkpoint.bundle_writer import write_tf_checkpoint
-        items = tensors.items() if isinstance(tensors, CheckpointSource) else tensors
-        write_tf_checkpoint(path, items)
+        if isinstance(tensors, CheckpointSource):
+            # The infos keep stored dtypes, e.g. bfloat16 read back as float32 without ml_dtypes.
+            write_tf_checkpoint(path, tensors.items(), infos=tensors.infos())
+        else:
+            write_tf_checkpoint(path, tensors)
     return path
 
 
