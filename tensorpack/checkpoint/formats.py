@@ -13,6 +13,7 @@
 The format modules are loaded on first use, so importing this one is cheap.
 """
 import os
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -203,7 +204,8 @@ def open_source(obj, allow_pickle=False, verify=True):
     """Open anything that holds named tensors as a :class:`CheckpointSource`.
 
     Args:
-        obj: a :class:`CheckpointSource` (returned as is); a dict (a :class:`DictSource`);
+        obj: a :class:`CheckpointSource` (returned as is); a dict or other mapping (a
+            :class:`DictSource`);
             or a path (str / PathLike) to a ``.npz``, ``.npy`` (legacy pickled dict),
             ``.safetensors`` file, or a TensorFlow checkpoint in any form
             :func:`~tensorpack.checkpoint.paths.resolve_checkpoint_prefix` accepts.
@@ -221,7 +223,7 @@ def open_source(obj, allow_pickle=False, verify=True):
     """
     if isinstance(obj, CheckpointSource):
         return obj
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):  # a dict, or e.g. the result of np.load on an npz
         return DictSource(obj)
     if not isinstance(obj, (str, os.PathLike)):
         raise ValueError("Cannot read tensors from a {}: expected {}.".format(
@@ -259,7 +261,7 @@ def open_source(obj, allow_pickle=False, verify=True):
 
 
 # ----------------------------------------------------------------------------- save
-def save_tensors(path, tensors, fmt=None):
+def save_tensors(path, tensors, fmt=None, infos=None):
     """Write tensors to a file, streaming: at most one tensor is in memory at a time.
 
     Args:
@@ -268,6 +270,10 @@ def save_tensors(path, tensors, fmt=None):
         tensors: a :class:`CheckpointSource`, a dict of name -> array, or an iterable of
             ``(name, array)`` pairs.
         fmt (str): ``"npz"``, ``"safetensors"`` or ``"tf"`` to override the guess from ``path``.
+        infos (dict[str, TensorInfo]): for an iterable, the shape and stored dtype of each
+            tensor it yields (keyed by the yielded name). Optional; it lets ``.safetensors``
+            stream without a temporary spool file and keeps stored dtypes such as bfloat16
+            read back as float32. A source's own ``infos()`` are used automatically.
 
     Returns:
         str: the path written (for a TF checkpoint, its prefix).
@@ -286,7 +292,7 @@ def save_tensors(path, tensors, fmt=None):
     if fmt not in ("npz", "safetensors", "tf"):
         raise ValueError("Unknown output format {!r} for '{}': use 'npz', 'safetensors' or "
                          "'tf'.".format(fmt, path))
-    if isinstance(tensors, dict):
+    if isinstance(tensors, Mapping):
         tensors = DictSource(tensors)
     _check_not_input(path, tensors, fmt)
     outputs = [path] if fmt != "tf" else [path + ".index"]
@@ -297,14 +303,14 @@ def save_tensors(path, tensors, fmt=None):
         write_npz(path, tensors)
     elif fmt == "safetensors":
         from tensorpack.checkpoint.formats_safetensors import write_safetensors
-        write_safetensors(path, tensors)
+        write_safetensors(path, tensors, infos=infos)
     else:
         from tensorpack.checkpoint.bundle_writer import write_tf_checkpoint
         if isinstance(tensors, CheckpointSource):
             # The infos keep stored dtypes, e.g. bfloat16 read back as float32 without ml_dtypes.
             write_tf_checkpoint(path, tensors.items(), infos=tensors.infos())
         else:
-            write_tf_checkpoint(path, tensors)
+            write_tf_checkpoint(path, tensors, infos=infos)
     return path
 
 

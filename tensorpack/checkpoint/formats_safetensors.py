@@ -235,37 +235,66 @@ def _storage_nbytes(info, code):
     return info.size * np.dtype(_CODES[code][0]).itemsize
 
 
-def write_safetensors(path, tensors, metadata=None):
+def write_safetensors(path, tensors, metadata=None, infos=None):
     """Stream tensors into a ``.safetensors`` file, atomically.
 
     The header needs every shape and dtype before any data: they come from a source's
-    ``infos()`` or a dict's arrays; a plain iterable is first spooled to a temporary file
-    next to ``path``. Peak memory is one tensor.
+    ``infos()``, a dict's arrays, or ``infos``; a plain iterable without ``infos`` is first
+    spooled to a temporary file next to ``path``. Peak memory is one tensor.
 
     Args:
         path (str): the output file.
         tensors: a CheckpointSource, a dict, or an iterable of ``(name, array)``.
         metadata (dict[str, str]): optional ``__metadata__``.
+        infos (dict[str, TensorInfo]): for an iterable, the shape and dtype of every tensor
+            it will yield, keyed by the yielded names (any order).
 
     Returns:
         str: ``path``.
 
     Raises:
-        ValueError: a tensor .safetensors cannot store (strings, complex128, ...), named.
+        ValueError: a tensor .safetensors cannot store (strings, complex128, ...), named;
+            an iterable that does not yield exactly the tensors of ``infos``.
     """
     if isinstance(tensors, dict):
         from tensorpack.checkpoint.formats import DictSource
         tensors = DictSource(tensors)
     if isinstance(tensors, CheckpointSource):
-        infos = list(tensors.infos().values())
-        entries = [(i, _code_for(i)) for i in infos]
-        sized = [(i, c, _storage_nbytes(i, c)) for i, c in entries]
-        with atomic_write(path, "wb") as f:
-            f.write(_header_bytes(sized, metadata))
-            for info, code, _ in sized:
-                f.write(_tensor_bytes(info.name, tensors.read(info.name), info, code))
-        return path
-    return _write_from_iterable(path, tensors, metadata)
+        infos, items = tensors.infos(), tensors.items()
+    elif infos is not None:
+        items = iter(tensors)
+    else:
+        return _write_from_iterable(path, tensors, metadata)
+    sized = []
+    for name, info in infos.items():
+        info = TensorInfo(name, tuple(info.shape), info.dtype)
+        code = _code_for(info)
+        sized.append((info, code, _storage_nbytes(info, code)))
+    slots, offset = {}, 0
+    for info, code, nbytes in sized:
+        slots[info.name] = (offset, info, code)
+        offset += nbytes
+    header = _header_bytes(sized, metadata)
+    written = set()
+    with atomic_write(path, "wb") as f:
+        f.write(header)
+        for name, value in items:
+            if name not in slots:
+                raise ValueError("Tensor '{}' was not announced in infos, so the .safetensors "
+                                 "header has no room for it.".format(name))
+            if name in written:
+                raise ValueError("Tensor '{}' appears twice; names must be unique.".format(name))
+            written.add(name)
+            off, info, code = slots[name]
+            data = _tensor_bytes(name, as_tensor_array(value, name), info, code)
+            if f.tell() != len(header) + off:  # tensors may arrive in any order
+                f.seek(len(header) + off)
+            f.write(data)
+        missing = [n for n in slots if n not in written]
+        if missing:
+            raise ValueError("Tensors {} were announced in infos but never given; the "
+                             ".safetensors file would have holes.".format(missing[:5]))
+    return path
 
 
 def _write_from_iterable(path, items, metadata):

@@ -481,3 +481,41 @@ def test_corrupt_safetensors_clear_error(tmp_path, how):
         with SafetensorsSource(str(bad)) as src:
             for k in src:
                 src.read(k)
+
+
+def test_safetensors_iterable_with_infos_any_order(tmp_path, monkeypatch):
+    st = pytest.importorskip("safetensors.numpy")
+    import tempfile
+    d = {"b": np.arange(5, dtype=np.int32), "a": np.ones((2, 2), np.float64), "c": np.float16(2)}
+    infos = DictSource(d).infos()  # sorted a, b, c; we yield c, a, b
+    monkeypatch.setattr(tempfile, "TemporaryFile",
+                        lambda *a, **k: pytest.fail("spooled although infos were given"))
+    path = save_tensors(str(tmp_path / "i.safetensors"),
+                        iter([("c", d["c"]), ("a", d["a"]), ("b", d["b"])]), infos=infos)
+    loaded = st.load_file(path)
+    for k, v in d.items():
+        np.testing.assert_array_equal(loaded[k], v)
+    # Same bytes as writing the dict directly.
+    assert open(path, "rb").read() == open(
+        save_tensors(str(tmp_path / "j.safetensors"), d), "rb").read()
+
+
+def test_safetensors_infos_mismatch_errors(tmp_path):
+    infos = DictSource({"a": np.ones(2), "b": np.ones(2)}).infos()
+    out = str(tmp_path / "m.safetensors")
+    with pytest.raises(ValueError, match="'zz' was not announced"):
+        save_tensors(out, iter([("zz", np.ones(2))]), infos=infos)
+    with pytest.raises(ValueError, match=r"\['b'\].*never given"):
+        save_tensors(out, iter([("a", np.ones(2))]), infos=infos)
+    with pytest.raises(ValueError, match="'a' was listed with shape"):
+        save_tensors(out, iter([("a", np.ones(3)), ("b", np.ones(2))]), infos=infos)
+    assert not os.listdir(str(tmp_path))
+
+
+def test_open_source_accepts_mapping(tmp_path):
+    path = str(tmp_path / "m.npz")
+    np.savez(path, a=np.arange(3))
+    with np.load(path) as z:
+        src = open_source(z)
+        assert isinstance(src, DictSource)
+        np.testing.assert_array_equal(src.read("a"), np.arange(3))
