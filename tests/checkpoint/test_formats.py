@@ -519,3 +519,13 @@ def test_open_source_accepts_mapping(tmp_path):
         src = open_source(z)
         assert isinstance(src, DictSource)
         np.testing.assert_array_equal(src.read("a"), np.arange(3))
+
+
+@pytest.mark.parametrize("name", ["p.npz", "p.safetensors"])
+def test_written_files_get_normal_permissions(tmp_path, name):
+    mask = os.umask(0o022)
+    try:
+        path = save_tensors(str(tmp_path / name), {"a": np.ones(2)})
+    finally:
+        os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o644

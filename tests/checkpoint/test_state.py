@@ -220,3 +220,12 @@ def test_write_replaces_atomically_and_leaves_no_temp(tmp_path):
     write_checkpoint_state(d, "model-2", ["model-1"])
     assert os.listdir(d) == ["checkpoint"]
     assert read_checkpoint_state(d).model_checkpoint_path == os.path.join(d, "model-2")
+
+
+def test_state_file_gets_normal_permissions(tmp_path):
+    mask = os.umask(0o027)
+    try:
+        write_checkpoint_state(str(tmp_path), "model-1")
+    finally:
+        os.umask(mask)
+    assert os.stat(str(tmp_path / "checkpoint")).st_mode & 0o777 == 0o640
