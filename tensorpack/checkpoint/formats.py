@@ -13,6 +13,7 @@
 The format modules are loaded on first use, so importing this one is cheap.
 """
 import os
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -183,7 +184,6 @@ _CKPT_SUFFIX_HINTS = (".index", ".meta")
 
 
 def _looks_like_checkpoint_form(path):
-    import re
     base = os.path.basename(path)
     return (base == "checkpoint" or base.endswith(_CKPT_SUFFIX_HINTS)
             or re.search(r"\.data-\d{5}-of-\d{5}$", base) is not None)
@@ -205,10 +205,10 @@ def open_source(obj, allow_pickle=False, verify=True):
 
     Args:
         obj: a :class:`CheckpointSource` (returned as is); a dict or other mapping (a
-            :class:`DictSource`);
-            or a path (str / PathLike) to a ``.npz``, ``.npy`` (legacy pickled dict),
-            ``.safetensors`` file, or a TensorFlow checkpoint in any form
-            :func:`~tensorpack.checkpoint.paths.resolve_checkpoint_prefix` accepts.
+            :class:`DictSource`); or a path (str / PathLike) to a ``.npz``, ``.npy``
+            (legacy pickled dict) or ``.safetensors`` file, or to a TensorFlow checkpoint
+            in any form :func:`~tensorpack.checkpoint.paths.resolve_checkpoint_prefix`
+            accepts. A file without a known extension is recognised by its content.
         allow_pickle (bool): allow reading a legacy ``.npy`` dict, which needs pickle
             (pickle can run code stored in the file: only for files you trust).
         verify (bool): verify TF checkpoint checksums while reading.

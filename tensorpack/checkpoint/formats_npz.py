@@ -116,11 +116,16 @@ class NpzSource(CheckpointSource):
     def _where(self, key):
         return "'{}' (array '{}')".format(self.path, key)
 
+    def _zipfile(self):
+        if self._zip is None:
+            raise ValueError("NpzSource('{}') is closed; open it again to read.".format(self.path))
+        return self._zip
+
     def _header(self, key):
         if key not in self._headers:
             zinfo = self._members[key]
             try:
-                with self._zip.open(zinfo) as f:
+                with self._zipfile().open(zinfo) as f:
                     self._headers[key] = read_npy_header(f, self._where(key))
             except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as e:
                 raise ValueError("Cannot read {}: {}; the file may be corrupt.".format(
@@ -135,6 +140,7 @@ class NpzSource(CheckpointSource):
         return out
 
     def _read(self, name):
+        self._zipfile()  # fail clearly after close()
         dtype, shape, fortran, hbytes = self._header(name)
         zinfo = self._members[name]
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -149,7 +155,7 @@ class NpzSource(CheckpointSource):
 
     def _read_zip(self, zinfo, name):
         try:
-            with self._zip.open(zinfo) as f:
+            with self._zipfile().open(zinfo) as f:
                 return npy_format.read_array(f, allow_pickle=False, max_header_size=_MAX_HEADER)
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as e:
             raise ValueError("Cannot read {}: {}; the file may be truncated or corrupt.".format(

@@ -179,8 +179,9 @@ def resolve_checkpoint_prefix(path):
         if given.endswith(".meta"):
             hint = (" A .meta file is a metagraph, not checkpoint data; pass the checkpoint "
                     "(e.g. 'dir/model-5000') or its directory.")
-        state = "it exists but is not a checkpoint" if os.path.exists(given) else "it does not exist"
+        found = "it exists but is not a checkpoint" if os.path.exists(given) \
+            else "it does not exist"
         raise FileNotFoundError("No TF checkpoint found at '{}' ({}; tried {}).{}".format(
-            given, state, ", ".join(tried), hint))
+            given, found, ", ".join(tried), hint))
     logger.info("Checkpoint path '{}' resolved to '{}' ({}).".format(given, prefix, how))
     return prefix

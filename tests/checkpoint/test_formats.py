@@ -529,3 +529,14 @@ def test_written_files_get_normal_permissions(tmp_path, name):
     finally:
         os.umask(mask)
     assert os.stat(path).st_mode & 0o777 == 0o644
+
+
+def test_npz_read_after_close_is_clear(tmp_path):
+    path = str(tmp_path / "c.npz")
+    np.savez(path, a=np.ones(3))
+    src = NpzSource(path)
+    src.infos()
+    src.close()
+    src.close()  # idempotent
+    with pytest.raises(ValueError, match="closed"):
+        src.read("a")
