@@ -258,11 +258,7 @@ def output_format(out):
 def normalize_output(out):
     """Accept ``prefix.index`` / ``prefix.data-*`` for a TF checkpoint output: use the prefix."""
     m = re.match(r"^(.*)\.(index|data-\d{5}-of-\d{5})$", out)
-    if m:
-        from tensorpack.utils import logger
-        logger.info("Writing the checkpoint with prefix {} (from {}).".format(m.group(1), out))
-        return m.group(1)
-    return out
+    return m.group(1) if m else out
 
 
 def add_source_arguments(parser, verify=True):
@@ -305,9 +301,11 @@ def write_tensors(source, out, names=None, arg=None, rename=None):
     from tensorpack.utils import logger
     from tqdm import tqdm
 
-    out = normalize_output(out)
+    given, out = out, normalize_output(out)
     fmt = output_format(out)
     check_not_input(out, fmt, arg or source.path, source)
+    if out != given:
+        logger.info("Writing the checkpoint with prefix {} (from {}).".format(out, given))
     names = source.keys() if names is None else list(names)
     infos = source.infos()
     total = sum(infos[n].nbytes or 0 for n in names)
@@ -321,8 +319,13 @@ def write_tensors(source, out, names=None, arg=None, rename=None):
             yield (rename(name) if rename else name), array
             bar.update(infos[name].nbytes or 0)
 
+    # The stored shapes/dtypes let .safetensors stream and keep dtypes such as bfloat16.
+    out_infos = {}
+    for n in names:
+        new_name = rename(n) if rename else n
+        out_infos[new_name] = infos[n]._replace(name=new_name)
     with bar, about(out):
-        written = save_tensors(out, stream(), fmt=fmt)
+        written = save_tensors(out, stream(), fmt=fmt, infos=out_infos)
     logger.info("Wrote {} tensors ({}) to {}.".format(
         len(names), human_bytes(total), written))
     return written

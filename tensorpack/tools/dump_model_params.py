@@ -149,19 +149,19 @@ def _main(argv):
             raise _cli.ToolError(inp, "none of the {} variables that {} lists is in this "
                                       "checkpoint; is it the right metagraph?"
                                  .format(len(wanted), meta))
-        if wanted is None:
-            logger.info("No metagraph given: keeping all {} tensors.".format(len(kept)))
-        else:
-            logger.info("Keeping {} of {} tensors (trainable or model variables); dropping "
-                        "{}{}".format(len(kept), len(names), len(dropped),
-                                      ": " + _shorten(dropped) if dropped else "."))
-
         if args.output.lower().endswith(".npz") and not args.op_names:
             def rename(key):  # upstream's npz files use tensor names
                 return normalize_name(key) + ":0"
         else:
             rename = normalize_name
         _cli.write_tensors(source, args.output, kept, arg=args.input, rename=rename)
+    # Said after the write, so that a failure is the only line on stderr.
+    if wanted is None:
+        logger.info("No metagraph given: kept all {} tensors.".format(len(kept)))
+    else:
+        logger.info("Kept {} of {} tensors (the trainable and model variables); dropped "
+                    "{}{}".format(len(kept), len(names), len(dropped),
+                                  ": " + _shorten(dropped) if dropped else "."))
 
 
 def main(argv=None):

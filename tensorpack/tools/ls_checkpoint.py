@@ -10,6 +10,7 @@ Examples::
     ls-checkpoint train_log/run1                      # the latest checkpoint in a log dir
     ls-checkpoint train_log/run1/model-5000 --filter 'conv*/W'
     ls-checkpoint pretrained.npz --regex 'bn|BatchNorm' --json
+    ls-checkpoint train_log/run1/model-5000 --check   # also verify every tensor's data
 """
 import json
 import sys
@@ -39,8 +40,22 @@ def _parser():
                    help="print JSON: {path, tensors: [{name, shape, dtype, nbytes}], totals}")
     p.add_argument("--sort", choices=["name", "size"], default="name",
                    help="row order (default: name)")
+    p.add_argument("--check", action="store_true",
+                   help="also read every listed tensor and verify its checksum (reads all "
+                        "the data; without it only the index is read)")
     _cli.add_source_arguments(p, verify=False)
     return p
+
+
+def check_tensors(source, infos):
+    """Read each tensor once (checksums are verified on read), one at a time."""
+    from tqdm import tqdm
+    total = sum(i.nbytes or 0 for i in infos)
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="checking",
+              file=sys.stderr, disable=None, leave=False) as bar:
+        for info in infos:
+            source.read(info.name)
+            bar.update(info.nbytes or 0)
 
 
 def list_tensors(source, keep=None):
@@ -99,12 +114,18 @@ def _main(argv):
     source = _cli.open_input(args.path, allow_pickle=args.allow_pickle)
     with source, _cli.about(args.path):
         infos, totals = list_tensors(source, keep)
+        if args.check:
+            check_tensors(source, infos)
     if args.sort == "size":
         infos.sort(key=lambda i: (-(i.nbytes or 0), i.name))
     if args.json:
+        if args.check:
+            totals["checked"] = True
         _print_json(source.path or args.path, infos, totals, sys.stdout)
     else:
         _print_table(infos, totals, sys.stdout)
+        if args.check:
+            sys.stdout.write("Checked: every listed tensor was read back intact.\n")
     if keep is not None and not infos:
         # Not an error (the listing is valid), but worth saying why nothing is shown.
         sys.stderr.write("{}: no tensor matches the filter ({} tensors in total)\n".format(
