@@ -107,7 +107,11 @@ def _from_state(dirname, state_file, tried):
 def _resolve_dir(dirname, state_file, tried):
     found = None
     if os.path.isfile(state_file):
-        found = _from_state(dirname, state_file, tried)
+        try:
+            found = _from_state(dirname, state_file, tried)
+        except ValueError as e:  # a damaged state file should not hide the checkpoints
+            logger.warning("{}; looking for the newest checkpoint in '{}' instead.".format(
+                e, dirname))
     if found is None:
         tried.append(os.path.join(dirname, "*.index"))
         found = _newest_in_dir(dirname)

@@ -223,3 +223,15 @@ def test_save_refuses_to_overwrite_input_checkpoint(tmp_path):
             save_tensors(prefix, src)
     with open_source(prefix) as src:
         np.testing.assert_array_equal(src.read("a"), np.ones(3))
+
+
+def test_malformed_state_file(tmp_path, logs):
+    d = str(tmp_path)
+    fake_checkpoint(os.path.join(d, "model-4"))
+    with open(os.path.join(d, "checkpoint"), "wb") as f:
+        f.write(b"\x00\xffgarbage{")
+    # Named explicitly: an error naming the file. Via the directory: a warning and a fallback.
+    with pytest.raises(ValueError, match="checkpoint state file"):
+        resolve_checkpoint_prefix(os.path.join(d, "checkpoint"))
+    assert resolve_checkpoint_prefix(d) == os.path.join(d, "model-4")
+    assert any("checkpoint state file" in m and "newest" in m for m in logs)
