@@ -1,0 +1,89 @@
+"""The callbacks inside the real trainer: SimpleTrainer + TrainConfig + InferenceRunner."""
+import glob
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from cb_helpers import fresh_graph, set_logger_dir  # noqa: F401
+from tensorpack.callbacks import (ClassificationError, InferenceRunner, MinSaver, ModelSaver,
+                                  ScalarStats, ScheduledHyperParamSetter)
+from tensorpack.compat import tfv1
+from tensorpack.dataflow import BatchData, DataFromList
+from tensorpack.tfutils.summary import add_moving_summary
+from tensorpack.train import ModelDesc, SimpleTrainer, TrainConfig, launch_train_with_config
+
+
+class Linear(ModelDesc):
+    def inputs(self):
+        return [tf.TensorSpec((None, 4), tf.float32, "x"),
+                tf.TensorSpec((None,), tf.int32, "label")]
+
+    def build_graph(self, x, label):
+        w = tfv1.get_variable("W", [4, 3], initializer=tfv1.random_normal_initializer(seed=1))
+        b = tfv1.get_variable("b", [3], initializer=tfv1.zeros_initializer())
+        logits = tfv1.add(tfv1.matmul(x, w), b, name="logits")
+        cost = tfv1.reduce_mean(tfv1.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=label, logits=logits), name="cost")
+        wrong = tfv1.cast(tfv1.not_equal(tfv1.argmax(logits, 1, output_type=tf.int32), label),
+                          tf.float32, name="incorrect_vector")
+        tfv1.reduce_mean(wrong, name="batch_error")
+        add_moving_summary(cost)
+        return cost
+
+    def optimizer(self):
+        lr = tfv1.get_variable("learning_rate", initializer=0.5, trainable=False)
+        return tfv1.train.GradientDescentOptimizer(lr)
+
+
+def _data(n, seed):
+    rng = np.random.RandomState(seed)
+    x = rng.randn(n, 4).astype("float32")
+    y = (np.argmax(x[:, :3], axis=1)).astype("int32")
+    return [[a, b] for a, b in zip(x, y)]
+
+
+def test_train_infer_save_with_simple_trainer(tmp_path):
+    set_logger_dir(tmp_path)
+    val = _data(10, 1)  # batches of 4, 4, 2: the true error != the mean of batch errors
+    config = TrainConfig(
+        model=Linear(),
+        dataflow=BatchData(DataFromList(_data(64, 0), shuffle=False), 8),
+        callbacks=[ModelSaver(max_to_keep=3),
+                   InferenceRunner(BatchData(DataFromList(val, shuffle=False), 4,
+                                             remainder=True),
+                                   [ScalarStats("batch_error"), ClassificationError()]),
+                   MinSaver("validation_error"),
+                   ScheduledHyperParamSetter("learning_rate", [(2, 0.1)])],
+        max_epoch=3)
+    launch_train_with_config(config, SimpleTrainer())
+
+    stats = json.load(open(str(tmp_path / "stats.json")))
+    assert [s["epoch_num"] for s in stats] == [1, 2, 3]
+    assert [s["global_step"] for s in stats] == [8, 16, 24]
+    assert all("cost" in s for s in stats)  # moving summary through the default callbacks
+    # recompute the validation statistics of the final checkpoint with numpy
+    reader = tfv1.train.NewCheckpointReader(str(tmp_path / "model-24"))
+    w, b = reader.get_tensor("W"), reader.get_tensor("b")
+    assert reader.get_tensor("learning_rate") == np.float32(0.1)
+    x = np.stack([d[0] for d in val])
+    y = np.array([d[1] for d in val])
+    wrong = (np.argmax(x @ w + b, axis=1) != y).astype("float64")
+    assert stats[-1]["validation_error"] == np.float32(wrong.mean())
+    batch_means = [wrong[0:4].mean(), wrong[4:8].mean(), wrong[8:10].mean()]
+    assert np.isclose(stats[-1]["validation_batch_error"], np.mean(batch_means))
+    assert stats[-1]["validation_error"] != stats[-1]["validation_batch_error"]
+
+    # files upstream leaves in the logger dir
+    names = set(os.listdir(tmp_path))
+    assert {"checkpoint", "stats.json", "log.log", "model-24.index"} <= names
+    assert len(glob.glob(str(tmp_path / "graph-*.meta"))) == 1
+    assert glob.glob(str(tmp_path / "events.out.tfevents.*"))
+    # MinSaver copied the checkpoint of the best epoch
+    errors = [s["validation_error"] for s in stats]
+    best = int(np.argmin(errors))
+    rec = json.load(open(str(tmp_path / "min-validation_error.json")))
+    assert rec["global_step"] == stats[best]["global_step"]
+    copy = tfv1.train.NewCheckpointReader(str(tmp_path / "min-validation_error"))
+    assert copy.get_tensor("global_step") == stats[best]["global_step"]
