@@ -14,7 +14,6 @@ from numpy.lib import format as npy_format
 
 from tensorpack.checkpoint.formats import DictSource, as_tensor_array, dtype_info
 from tensorpack.checkpoint.source import CheckpointSource
-from tensorpack.checkpoint.state import make_file_mode_normal
 from tensorpack.utils import logger
 from tensorpack.utils.fs import atomic_write
 
@@ -272,7 +271,6 @@ def write_npz(path, tensors):
     """
     seen = set()
     with atomic_write(path, "wb") as f:
-        make_file_mode_normal(f)
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             for name, value in _iter_items(tensors):
                 if not isinstance(name, str):

@@ -16,7 +16,6 @@ import numpy as np
 
 from tensorpack.checkpoint.formats import array_info, as_tensor_array
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
-from tensorpack.checkpoint.state import make_file_mode_normal
 from tensorpack.utils.fs import atomic_write
 
 __all__ = ["SafetensorsSource", "write_safetensors", "bf16_from_bits", "bf16_to_bits"]
@@ -278,7 +277,6 @@ def write_safetensors(path, tensors, metadata=None, infos=None):
     header = _header_bytes(sized, metadata)
     written = set()
     with atomic_write(path, "wb") as f:
-        make_file_mode_normal(f)
         f.write(header)
         for name, value in items:
             if name not in slots:
@@ -317,7 +315,6 @@ def _write_from_iterable(path, items, metadata):
             sized.append((info, code, data.size))
         spool.seek(0)
         with atomic_write(path, "wb") as f:
-            make_file_mode_normal(f)
             f.write(_header_bytes(sized, metadata))
             shutil.copyfileobj(spool, f, 1 << 20)
     return path

@@ -298,28 +298,10 @@ def write_checkpoint_state(dirname, model_checkpoint_path, all_model_checkpoint_
         lines.append("last_preserved_timestamp: " + _float(last_preserved_timestamp))
     fname = os.path.join(dirname, STATE_FILENAME)
     with atomic_write(fname, "wb") as f:
-        make_file_mode_normal(f)
         f.write(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
     return fname
 
 
-def _umask_mode():
-    """The mode a newly created regular file gets (0o666 minus the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def make_file_mode_normal(f):
-    """Give a file opened by ``atomic_write`` the usual permissions.
-
-    ``atomic_write`` creates its temporary file with ``mkstemp``, which makes it private
-    (0600); checkpoints should be readable like any other file the user creates.
-    """
-    try:
-        os.fchmod(f.fileno(), _umask_mode())
-    except (AttributeError, OSError):  # no fchmod (Windows) or not permitted: keep 0600
-        pass
 
 
 def latest_checkpoint(dirname):

@@ -4,7 +4,7 @@ import errno
 import os
 import tempfile
 
-__all__ = ["mkdir_p", "atomic_write", "fsync_dir"]
+__all__ = ["mkdir_p", "atomic_write", "fsync_dir", "default_file_mode"]
 
 
 def mkdir_p(dirname):
@@ -36,6 +36,13 @@ def fsync_dir(dirname):
         os.close(fd)
 
 
+def default_file_mode():
+    """The mode a newly created regular file gets: 0o666 less the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode="wb", fsync=True):
     """Write a file under a temporary name in the same directory, then rename it into place.
@@ -54,6 +61,9 @@ def atomic_write(path, mode="wb", fsync=True):
     dirname = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp", dir=dirname)
     try:
+        # mkstemp makes the file private (0600); the result should look like any other file.
+        with contextlib.suppress(AttributeError, OSError):
+            os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
