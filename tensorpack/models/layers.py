@@ -164,7 +164,7 @@ def BatchNorm(inputs, axis=None, training=None, momentum=0.9, epsilon=1e-5, cent
         mean, var = tf.nn.moments(tf.cast(x, dtype), reduce_axes)
         ctx = get_current_tower_context()
         if ctx is None or ctx.is_main_training_tower:
-            with tf.name_scope(None):
+            with tfv1.name_scope(None):
                 decay = 1.0 - momentum
                 upd_m = tfv1.assign_sub(moving_mean, (moving_mean - mean) * decay,
                                         name=moving_mean.op.name + "_update")
