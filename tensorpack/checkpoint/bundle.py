@@ -74,6 +74,36 @@ def _parse_shape(buf):
     return tuple(dims)
 
 
+_SHAPE_CACHE = {}
+
+
+def dtype_and_shape(value, _cache=_SHAPE_CACHE):
+    """Decode only the dtype and shape of a ``BundleEntryProto`` (what listing needs).
+
+    TensorFlow writes ``dtype`` then ``shape`` first; that common layout takes a fast path,
+    with decoded shapes cached by their bytes (many tensors share a shape).
+
+    Returns:
+        tuple(int, tuple[int]): DataType number and shape.
+
+    Raises:
+        WireError: on malformed bytes.
+    """
+    if len(value) > 3 and value[0] == 0x08 and value[1] < 0x80 and value[2] == 0x12 \
+            and value[3] < 0x80:
+        raw = value[4:4 + value[3]]
+        shape = _cache.get(raw)
+        if shape is None:
+            if len(raw) != value[3]:
+                raise WireError("shape runs past the end of the entry")
+            shape = _parse_shape(raw)
+            if len(_cache) < 4096:
+                _cache[raw] = shape
+        return value[1], shape
+    e = parse_entry(value)
+    return e.dtype, e.shape
+
+
 def parse_entry(value, shape=True):
     """Decode a ``BundleEntryProto``.
 
@@ -210,23 +240,27 @@ class TFCheckpointSource(CheckpointSource):
         if not table or table[0][0] != b"":
             raise self._corrupt(self.index_path, "the first entry is not the bundle header")
         self._parse_header(table[0][1])
-        self._entries = {}   # name -> serialized BundleEntryProto
-        self._slices = {}    # binary slice key -> serialized BundleEntryProto
-        for key, value in table[1:]:
-            if key[:1] == b"\x00":
-                self._slices[key] = value
-            else:
-                self._entries[key.decode("utf-8", "surrogateescape")] = value
+        # Slice keys start with 0x00, so they all sit right after the header.
+        first = 1
+        while first < len(table) and table[first][0][:1] == b"\x00":
+            first += 1
+        self._slices = dict(table[1:first])  # binary slice key -> BundleEntryProto bytes
+        self._entries = {k.decode("utf-8", "surrogateescape"): v for k, v in table[first:]}
+        del table
         self._is_tf2 = _og.OBJECT_GRAPH_KEY in self._entries
-        self._raw_keys = {}  # listed name -> stored key
-        for key in self._entries:
-            if key == _og.OBJECT_GRAPH_KEY and self._is_tf2:
-                continue
-            name = _og.readable_name(key) if self._is_tf2 else key
-            if name != key and name in self._entries:
-                name = key  # a clash with a real key: keep the stored key
-            self._raw_keys[name] = key
-        self._stored_to_name = {v: k for k, v in self._raw_keys.items()}
+        if self._is_tf2:
+            self._raw_keys = {}  # listed name -> stored key
+            for key in self._entries:
+                if key == _og.OBJECT_GRAPH_KEY:
+                    continue
+                name = _og.readable_name(key)
+                if name != key and name in self._entries:
+                    name = key  # a clash with a real key: keep the stored key
+                self._raw_keys[name] = key
+            self._stored_to_name = {v: k for k, v in self._raw_keys.items()}
+        else:
+            self._raw_keys = {k: k for k in self._entries}
+            self._stored_to_name = self._raw_keys
         for shard in range(self.num_shards):
             path = data_file_name(prefix, shard, self.num_shards)
             if not os.path.isfile(path):
@@ -277,14 +311,30 @@ class TFCheckpointSource(CheckpointSource):
             raise self._corrupt(self.index_path, "bad entry: {}".format(e), stored_key) from None
 
     def _list(self):
+        entries = self._entries
+        dtype_names = {}
+        cache = _SHAPE_CACHE
+        make = TensorInfo._make
         out = []
         for name, key in self._raw_keys.items():
-            e = self._entry(key)
+            value = entries[key]
+            # Inline fast path of dtype_and_shape: listing 10k keys is a hot loop.
             try:
-                dtype = _dt.name_of(e.dtype)
-            except ValueError as err:
-                raise self._corrupt(self.index_path, str(err), key) from None
-            out.append(TensorInfo(name, e.shape, dtype))
+                if value[0] == 0x08 and value[2] == 0x12 and value[1] < 0x80 \
+                        and value[3] < 0x80:
+                    enum = value[1]
+                    shape = cache.get(value[4:4 + value[3]])
+                    if shape is None:
+                        enum, shape = dtype_and_shape(value)
+                else:
+                    enum, shape = dtype_and_shape(value)
+                dtype = dtype_names.get(enum)
+                if dtype is None:
+                    dtype = dtype_names[enum] = _dt.name_of(enum)
+            except (ValueError, IndexError) as err:
+                raise self._corrupt(self.index_path, "bad entry: {}".format(
+                    err or "truncated"), key) from None
+            out.append(make((name, shape, dtype)))
         return out
 
     def raw_key(self, name):
