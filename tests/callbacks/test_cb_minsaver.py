@@ -145,3 +145,27 @@ def test_copy_loads_by_prefix_like_smartinit(tmp_path):
     with tfv1.Session() as sess:
         tfv1.train.Saver([w]).restore(sess, str(tmp_path / "min-val-error"))
         np.testing.assert_allclose(sess.run(w), np.array([1.0, 2.0, 3.0]) * 0.8 ** 2, rtol=1e-5)
+
+
+def test_copy_without_hard_links(tmp_path, monkeypatch):
+    """File systems without hard links get a real copy."""
+    set_logger_dir(tmp_path)
+
+    def no_link(src, dst):
+        raise OSError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "link", no_link)
+    _run(tmp_path, [0.5], MinSaver("val-error"))
+    src = str(tmp_path / "model-2.data-00000-of-00001")
+    dst = str(tmp_path / "min-val-error.data-00000-of-00001")
+    assert os.stat(src).st_ino != os.stat(dst).st_ino
+    assert open(src, "rb").read() == open(dst, "rb").read()
+    assert _step_of(str(tmp_path / "min-val-error")) == 2
+
+
+def test_hard_link_copy_survives_deletion_of_the_source(tmp_path):
+    set_logger_dir(tmp_path)
+    train_op, _, _ = tiny_model()
+    FakeTrainer().train(train_op, [ModelSaver(max_to_keep=1), PutStat("e", [0.1, 0.5, 0.6]),
+                                   MinSaver("e")], steps_per_epoch=1, max_epoch=3)
+    assert not os.path.exists(str(tmp_path / "model-1.index"))  # deleted by max_to_keep
+    assert _step_of(str(tmp_path / "min-e")) == 1
