@@ -4,8 +4,9 @@
 One process, one graph of ``--num-vars`` float32 variables of ``--mib`` MiB each (default
 16 x 64 MiB = 1 GiB). Both sides save the same variables with the same settings (V2 format,
 relative paths, ``max_to_keep=2``), into separate directories on the same file system; saves
-alternate between the two sides (``--repeat`` each, after one untimed warm-up save each) and the page cache is flushed (``sync``,
-untimed) before each save so that neither side pays for the other's dirty pages. Reported:
+alternate between the two sides (``--repeat`` each, after one untimed warm-up save each)
+and the page cache is flushed (``sync``, untimed) before each save so that neither side pays
+for the other's dirty pages. Reported:
 the median and best time of each side and the ratio of medians (target <= 1.1x).
 Also reported, for information: MinSaver's copy of one such checkpoint.
 

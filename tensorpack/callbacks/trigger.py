@@ -1,5 +1,5 @@
 """Wrappers that change when a callback runs."""
-from .base import Callback, ProxyCallback
+from .base import ProxyCallback
 
 __all__ = ["PeriodicTrigger", "PeriodicCallback", "EnableCallbackIf"]
 

@@ -6,7 +6,8 @@ import os
 
 import numpy as np
 
-from cb_helpers import FakeTrainer, LogCapture, fresh_graph, set_logger_dir, tiny_model  # noqa: F401
+from cb_helpers import (  # noqa: F401  (fresh_graph: autouse fixture)
+    FakeTrainer, LogCapture, fresh_graph, set_logger_dir, tiny_model)
 from tensorpack.callbacks import Callback, MaxSaver, MinSaver, ModelSaver
 from tensorpack.compat import tfv1
 

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from cb_helpers import FakeTrainer, LogCapture, fresh_graph, set_logger_dir, tiny_model  # noqa: F401
+from cb_helpers import (  # noqa: F401  (fresh_graph: autouse fixture)
+    FakeTrainer, LogCapture, fresh_graph, set_logger_dir, tiny_model)
 from tensorpack.callbacks import (Callback, JSONWriter, MergeAllSummaries, Monitors,
                                   MovingAverageSummary, NoOpMonitor, ScalarPrinter, TFEventWriter)
 from tensorpack.compat import tfv1

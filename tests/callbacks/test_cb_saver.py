@@ -8,7 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from cb_helpers import FakeTrainer, LogCapture, fresh_graph, set_logger_dir, tiny_model  # noqa: F401
+from cb_helpers import (  # noqa: F401  (fresh_graph: autouse fixture)
+    FakeTrainer, LogCapture, fresh_graph, set_logger_dir, tiny_model)
 from tensorpack.callbacks import CheckpointSaveError, ModelSaver
 from tensorpack.checkpoint.state import read_checkpoint_state
 from tensorpack.compat import tfv1
