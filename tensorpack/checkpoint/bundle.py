@@ -14,6 +14,7 @@ Example::
 """
 import os
 import struct
+import threading
 
 import numpy as np
 
@@ -30,6 +31,7 @@ __all__ = ["TFCheckpointSource", "CorruptCheckpointError", "data_file_name", "En
 
 _U32 = struct.Struct("<I")
 _SUPPORTED_VERSION = 1
+_preadv = getattr(os, "preadv", None)
 
 
 class CorruptCheckpointError(ValueError):
@@ -68,6 +70,8 @@ def _parse_shape(buf):
             for n, wt, v in iter_fields(value):
                 if n == 1 and wt == 0:
                     size = signed64(v)
+            if size < 0:
+                raise WireError("negative dimension {} in the shape".format(size))
             dims.append(size)
         elif number == 3 and value:
             raise WireError("the shape has unknown rank")
@@ -226,6 +230,7 @@ class TFCheckpointSource(CheckpointSource):
         self.verify = verify
         self.index_path = prefix + ".index"
         self._files = {}
+        self._lock = threading.Lock()
         if not os.path.isfile(self.index_path):
             raise FileNotFoundError(
                 "Checkpoint index '{}' does not exist; pass the checkpoint prefix (e.g. "
@@ -428,25 +433,45 @@ class TFCheckpointSource(CheckpointSource):
     def _file(self, shard):
         f = self._files.get(shard)
         if f is None:
-            path = data_file_name(self.prefix, shard, self.num_shards)
-            try:
-                f = open(path, "rb", buffering=0)
-            except FileNotFoundError:
-                raise self._corrupt(path, "this data shard is missing") from None
-            self._files[shard] = f
+            with self._lock:
+                f = self._files.get(shard)
+                if f is None:
+                    path = data_file_name(self.prefix, shard, self.num_shards)
+                    try:
+                        f = open(path, "rb", buffering=0)
+                    except FileNotFoundError:
+                        raise self._corrupt(path, "this data shard is missing") from None
+                    self._files[shard] = f
         return f
 
-    def _read_bytes(self, key, e, out):
-        """Fill the uint8 array ``out`` from the tensor's byte range."""
+    def _check_range(self, key, e):
+        """Check the tensor's byte range lies inside its shard, before allocating for it."""
         if e.shard_id >= self.num_shards:
             raise self._corrupt(self.index_path, "shard id {} out of range (the checkpoint "
                                 "has {} shards)".format(e.shard_id, self.num_shards), key)
         f = self._file(e.shard_id)
-        f.seek(e.offset)
+        end = os.fstat(f.fileno()).st_size
+        if e.offset + e.size > end:
+            path = data_file_name(self.prefix, e.shard_id, self.num_shards)
+            raise self._corrupt(path, "the file ends at byte {} but the tensor's data spans "
+                                "bytes [{}, {}); the file is truncated".format(
+                                    end, e.offset, e.offset + e.size), key)
+        return f
+
+    def _read_bytes(self, key, e, out):
+        """Fill the uint8 array ``out`` from the tensor's byte range (no intermediate copy)."""
+        f = self._file(e.shard_id)
         view = memoryview(out)
         done, total = 0, len(out)
+        fd = f.fileno()
         while done < total:
-            n = f.readinto(view[done:])
+            if _preadv is not None:
+                # Positioned read: no shared file offset, so concurrent reads are safe.
+                n = _preadv(fd, [view[done:]], e.offset + done)
+            else:
+                with self._lock:
+                    f.seek(e.offset + done)
+                    n = f.readinto(view[done:])
             if not n:
                 path = data_file_name(self.prefix, e.shard_id, self.num_shards)
                 raise self._corrupt(path, "the file ends at byte {} but the tensor's data "
@@ -473,6 +498,7 @@ class TFCheckpointSource(CheckpointSource):
             raise self._corrupt(self.index_path, "the entry says {} bytes but shape {} of "
                                 "{} needs {}".format(e.size, e.shape, _dt.name_of(e.dtype),
                                                      count * sdt.itemsize), key)
+        self._check_range(key, e)
         arr = np.empty(count, dtype=sdt)
         raw = arr.view(np.uint8)
         self._read_bytes(key, e, raw)
@@ -488,6 +514,10 @@ class TFCheckpointSource(CheckpointSource):
 
     def _read_strings(self, key, e):
         count = int(np.prod(e.shape, dtype=np.int64))
+        self._check_range(key, e)
+        if count > e.size:  # every element needs at least a 1-byte length
+            raise self._corrupt(self.index_path, "{} strings cannot fit in {} bytes".format(
+                count, e.size), key)
         buf = np.empty(e.size, dtype=np.uint8)
         self._read_bytes(key, e, buf)
         data = buf.tobytes()

@@ -285,3 +285,15 @@ def test_every_single_byte_corruption_is_reported_cleanly(partitioned_ckpt, tmp_
             # Only a damaged name (a listed key that no longer exists) or an unknown dtype
             # may surface as a plain lookup/type error; never IndexError/struct.error.
             assert verify is False, (i, e)
+
+
+def test_concurrent_reads_share_one_handle(sharded_ckpt):
+    from concurrent.futures import ThreadPoolExecutor
+    with TFCheckpointSource(sharded_ckpt) as src:
+        names = src.keys() * 20
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(src.read, names))
+        assert len(src._files) == 2
+    for name, arr in zip(names, results):
+        i = int(name[1:])
+        assert np.array_equal(arr, np.arange(6, dtype=np.float32).reshape(2, 3) + i)
