@@ -183,5 +183,17 @@ def test_does_not_import_tensorflow(tf_ckpt, tmp_path):
         assert res.returncode == 0
         imported = {line.rsplit("|", 1)[-1].strip() for line in res.stderr.splitlines()
                     if line.startswith("import time:")}
-        assert "numpy" in imported and "tabulate" in imported   # the check works
+        assert "numpy" in imported and "tensorpack.tools._cli" in imported  # the check works
         assert not {m for m in imported if m.split(".")[0] in ("tensorflow", "keras")}
+
+
+def test_table_layout_is_tabulates():
+    from tabulate import tabulate
+
+    from tensorpack.tools.ls_checkpoint import format_table
+    rows = [("conv1/W", "[3, 3, 2, 4]", "float32", "288 B"), ("b", "[]", "int64", "8 B"),
+            ("a_long_name/with/scopes", "[1024, 1024]", "bfloat16", "2.0 MiB")]
+    for table in (rows, rows[:1], [("ünïcode", "[2]", "float32", "8 B")] + rows):
+        assert format_table(table) == tabulate(
+            table, headers=["name", "shape", "dtype", "size"],
+            colalign=("left", "left", "left", "right"), disable_numparse=True)
