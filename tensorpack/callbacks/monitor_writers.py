@@ -1,6 +1,7 @@
 """Monitors that write files into the logger dir: ``stats.json`` and TensorBoard events."""
 import json
 import os
+import shutil
 import threading
 from datetime import datetime
 
@@ -82,7 +83,9 @@ class JSONWriter(MonitorBase):
     plus ``epoch_num`` and ``global_step``. It is replaced atomically on every write, so a
     reader (or a crash) never sees half a file. When training resumes in the same logger dir
     with ``starting_epoch`` right after the last recorded epoch, the history is kept and
-    appended to; otherwise the old file is backed up and a new history starts.
+    appended to; when it resumes from an earlier epoch, the entries before that epoch are
+    kept (and the full file backed up); otherwise the old file is backed up and a new
+    history starts.
     Without a logger dir, constructing it returns a :class:`NoOpMonitor` with a warning.
     """
 
@@ -162,6 +165,17 @@ class JSONWriter(MonitorBase):
                 logger.info("Found existing JSON inside {}, will append to it.".format(
                     os.path.dirname(self._fname)))
                 self._stats = stats
+            elif next_epoch > starting_epoch and self._epoch_of(stats[0]) < starting_epoch:
+                # resuming from an older checkpoint (e.g. the last saves failed): keep the
+                # history up to it, and the full file as a backup
+                backup = self._backup_name()
+                shutil.copyfile(self._fname, backup)
+                self._stats = [e for e in stats if self._epoch_of(e) < starting_epoch]
+                logger.warn("{} goes up to epoch {} but training restarts at epoch {}: keeping "
+                            "the history before epoch {}; the full file is backed up to "
+                            "'{}'.".format(self.FILENAME, next_epoch - 1, starting_epoch,
+                                           starting_epoch, backup))
+                self._write(durable=True)
             else:
                 backup = self._backup_name()
                 logger.warn("History epoch={} from JSON is not the predecessor of the current "
@@ -172,6 +186,13 @@ class JSONWriter(MonitorBase):
                             "{}".format(starting_epoch, backup))
                 os.replace(self._fname, backup)
         self._trigger()  # scalars put before training (if any) get their entry
+
+    @staticmethod
+    def _epoch_of(entry):
+        try:
+            return int(entry["epoch_num"])
+        except (KeyError, TypeError, ValueError):
+            return float("inf")  # unknown: never kept as history before a restart point
 
     def _trigger_step(self):
         # the last step of an epoch is handled by trigger_epoch

@@ -134,3 +134,18 @@ def test_tfevent_writer_and_moving_summary(tmp_path):
         for v in e.summary.value:
             tags.setdefault(v.tag, []).append(e.step)
     assert tags["cost"] == [4, 8]
+
+
+def test_json_writer_resume_from_an_older_epoch_keeps_earlier_history(tmp_path):
+    """Resuming at epoch 3 while stats.json reaches epoch 4 (the last saves failed)."""
+    set_logger_dir(tmp_path)
+    old = [{"val": e, "epoch_num": e, "global_step": e} for e in (1, 2, 3, 4)]
+    (tmp_path / "stats.json").write_text(json.dumps(old))
+    train_op, _, _ = tiny_model()
+    FakeTrainer().train(train_op, [PutEachEpoch(lambda e: {"val": e * 10})],
+                        monitors=[JSONWriter()], steps_per_epoch=1, max_epoch=3,
+                        starting_epoch=3)
+    stats = json.load(open(str(tmp_path / "stats.json")))
+    assert [(s["epoch_num"], s["val"]) for s in stats] == [(1, 1), (2, 2), (3, 30)]
+    (backup,) = glob.glob(str(tmp_path / "stats.json.*"))
+    assert json.load(open(backup)) == old
