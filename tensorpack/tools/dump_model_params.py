@@ -6,9 +6,9 @@ tool keeps what upstream tensorpack keeps: variables that are global and either 
 or in ``MODEL_VARIABLES`` (e.g. BatchNorm's moving statistics). Without ``--meta`` every
 tensor is kept, which turns the tool into a converter.
 
-The input may be a training log directory: then the newest ``graph-*.meta`` (by
-modification time) and the checkpoint with the highest step are used, and the choice is
-logged. The output is ``.npz`` (names end in ``:0``, as upstream writes them),
+The input may be a training log directory: then the checkpoint with the highest step and
+the newest ``graph-*.meta`` (by modification time; or else the ``.meta`` saved with that
+checkpoint) are used, and the choice is logged. The output is ``.npz`` (names end in ``:0``, as upstream writes them),
 ``.safetensors``, or else a TF checkpoint prefix. The metagraph is read without
 TensorFlow, and tensors are streamed one at a time.
 
@@ -57,34 +57,42 @@ def choose_from_log_dir(dirname, meta=None):
     Args:
         dirname (str): the directory.
         meta (str or None): a metagraph the user chose; None picks the newest
-            ``graph-*.meta`` by modification time.
+            ``graph-*.meta`` (ModelSaver's) by modification time, or else the ``.meta``
+            that a plain ``Saver`` wrote next to the chosen checkpoint.
 
     Returns:
         tuple(str, str): (metagraph file, checkpoint prefix).
 
     Raises:
-        ToolError: if the directory has no metagraph (and none was given) or no checkpoint.
+        ToolError: if the directory has no checkpoint, or no metagraph (and none was given).
     """
     from tensorpack.checkpoint.paths import list_checkpoints, resolve_checkpoint_prefix
     from tensorpack.utils import logger
 
-    if meta is None:
-        metas = glob.glob(os.path.join(glob.escape(dirname), "graph-*.meta"))
-        if not metas:
-            raise _cli.ToolError(dirname, "no graph-*.meta metagraph in this directory; pass "
-                                          "--meta GRAPH.meta, or pass the checkpoint itself "
-                                          "to keep every tensor")
-        # Name order is not time order (graph-MMDD-HHMMSS has no year): use mtimes.
-        meta = max(metas, key=lambda m: (os.path.getmtime(m), m))
-        logger.info("Using metagraph {} (the newest of {} by modification time).".format(
-            meta, len(metas)))
     ckpts = list_checkpoints(dirname, prefix="model")
     if ckpts:
         ckpt = ckpts[-1]
-        logger.info("Using checkpoint {} (the highest step of {}).".format(ckpt, len(ckpts)))
+        how = "the highest step of {}".format(len(ckpts))
     else:
         with _cli.about(dirname):
             ckpt = resolve_checkpoint_prefix(dirname)
+        how = "the latest in the directory"
+    if meta is None:
+        metas = glob.glob(os.path.join(glob.escape(dirname), "graph-*.meta"))
+        if metas:
+            # Name order is not time order (graph-MMDD-HHMMSS has no year): use mtimes.
+            meta = max(metas, key=lambda m: (os.path.getmtime(m), m))
+            logger.info("Using metagraph {} (the newest of {} by modification time).".format(
+                meta, len(metas)))
+        elif os.path.isfile(ckpt + ".meta"):
+            meta = ckpt + ".meta"
+            logger.info("Using metagraph {} (saved with the checkpoint).".format(meta))
+        else:
+            raise _cli.ToolError(dirname, "no metagraph (graph-*.meta, or {}.meta) in this "
+                                          "directory; pass --meta GRAPH.meta, or pass the "
+                                          "checkpoint itself to keep every tensor"
+                                 .format(os.path.basename(ckpt)))
+    logger.info("Using checkpoint {} ({}).".format(ckpt, how))
     return meta, ckpt
 
 

@@ -1,6 +1,7 @@
 """``scripts/dump-model-params.py`` run as a user runs it: upstream's keep rule read from
 a real TensorFlow metagraph, every output format, and log-directory input."""
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -111,6 +112,15 @@ def test_without_meta_keeps_everything(trained, tmp_path):
     assert "kept all {} tensors".format(len(values)) in res.stderr
 
 
+def test_log_dir_with_saver_meta(trained, tmp_path):
+    """A directory where a plain Saver left model-N.meta (no ModelSaver graph-*.meta)."""
+    prefix, _, values = trained
+    res = ok(dump(os.path.dirname(prefix), tmp_path / "o.npz", "--op-names"))
+    with np.load(tmp_path / "o.npz") as f:
+        _equal(dict(f), {k: values[k] for k in KEEP})
+    assert "model-4.meta (saved with the checkpoint)" in res.stderr
+
+
 def test_npz_input_with_tensor_names(trained, tmp_path):
     prefix, meta, values = trained
     np.savez(tmp_path / "in.npz", **{k + ":0": v for k, v in values.items()})
@@ -183,7 +193,12 @@ def test_refusals_and_bad_meta(trained, tmp_path):
     assert open(prefix + ".index", "rb").read() == index
     empty = tmp_path / "run"
     empty.mkdir()
-    one_line_error(dump(empty, tmp_path / "o.npz"), "graph-*.meta", str(empty))
+    one_line_error(dump(empty, tmp_path / "o.npz"), "no checkpoint", str(empty))
+    shutil.copy(prefix + ".index", empty / "model-4.index")
+    shutil.copy(prefix + ".data-00000-of-00001", empty / "model-4.data-00000-of-00001")
+    res = dump(empty, tmp_path / "o.npz")
+    assert "graph-*.meta" in res.stderr.splitlines()[-1] and "pass --meta" in res.stderr
+    assert res.returncode != 0 and "Traceback" not in res.stderr
     bad = tmp_path / "graph-1.meta"
     bad.write_bytes(open(meta, "rb").read()[:200])
     one_line_error(dump("--meta", bad, prefix, tmp_path / "o.npz"), str(bad), "truncated")
