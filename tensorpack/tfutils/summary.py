@@ -13,7 +13,7 @@ from tensorflow.python.training import moving_averages
 from tensorpack.compat import tfv1
 
 __all__ = ["add_tensor_summary", "add_param_summary", "add_activation_summary",
-           "add_moving_summary", "create_scalar_summary", "MOVING_SUMMARY_OPS_KEY"]
+           "add_moving_summary"]
 
 MOVING_SUMMARY_OPS_KEY = "MOVING_SUMMARY_OPS"
 _TOWER_PREFIX = re.compile(r"tower[0-9]+/")
