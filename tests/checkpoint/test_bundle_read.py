@@ -11,34 +11,45 @@ from tensorpack.checkpoint import dtypes as dt_mod
 from tensorpack.checkpoint.bundle import CorruptCheckpointError, TFCheckpointSource
 from tensorpack.checkpoint.table import read_table
 
-tf = pytest.importorskip("tensorflow")
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import tf_fixtures as F  # noqa: E402
+
+def _tf():
+    """TensorFlow, or skip the calling test (the TF-free tests below still run)."""
+    return pytest.importorskip("tensorflow")
 
 
 @pytest.fixture(scope="module")
-def arrays():
+def F():
+    _tf()
+    if _HERE not in sys.path:
+        sys.path.insert(0, _HERE)
+    import tf_fixtures
+    return tf_fixtures
+
+
+@pytest.fixture(scope="module")
+def arrays(F):
     return F.sample_arrays()
 
 
 @pytest.fixture(scope="module")
-def saver_ckpt(tmp_path_factory, arrays):
+def saver_ckpt(tmp_path_factory, arrays, F):
     return F.make_saver_checkpoint(str(tmp_path_factory.mktemp("saver")), arrays)
 
 
 @pytest.fixture(scope="module")
-def partitioned_ckpt(tmp_path_factory):
+def partitioned_ckpt(tmp_path_factory, F):
     return F.make_partitioned_checkpoint(str(tmp_path_factory.mktemp("part")))
 
 
 @pytest.fixture(scope="module")
-def sharded_ckpt(tmp_path_factory):
+def sharded_ckpt(tmp_path_factory, F):
     return F.make_sharded_checkpoint(str(tmp_path_factory.mktemp("sharded")))
 
 
 @pytest.fixture(scope="module")
-def tf2_ckpt(tmp_path_factory):
+def tf2_ckpt(tmp_path_factory, F):
     return F.make_tf2_checkpoint(str(tmp_path_factory.mktemp("tf2")))
 
 
@@ -54,7 +65,7 @@ def _same(ours, theirs, dtype):
 
 
 def _assert_matches_tf(prefix, names=None):
-    reader = tf.train.load_checkpoint(prefix)
+    reader = _tf().train.load_checkpoint(prefix)
     shapes = reader.get_variable_to_shape_map()
     dtypes = reader.get_variable_to_dtype_map()
     with TFCheckpointSource(prefix) as src:
@@ -151,7 +162,7 @@ def test_sharded_checkpoint(sharded_ckpt):
 
 
 def test_tf2_object_checkpoint(tf2_ckpt):
-    reader = tf.train.load_checkpoint(tf2_ckpt)
+    reader = _tf().train.load_checkpoint(tf2_ckpt)
     with TFCheckpointSource(tf2_ckpt) as src:
         names = src.keys()
         assert names == ["model/b", "model/layers/0", "model/w", "optimizer/iterations",
@@ -297,3 +308,166 @@ def test_concurrent_reads_share_one_handle(sharded_ckpt):
     for name, arr in zip(names, results):
         i = int(name[1:])
         assert np.array_equal(arr, np.arange(6, dtype=np.float32).reshape(2, 3) + i)
+
+
+# ---------------------------------------------------------------------------- TF-free units
+
+from tensorpack.checkpoint import orderedcode as oc  # noqa: E402
+from tensorpack.checkpoint import objgraph as og  # noqa: E402
+from tensorpack.checkpoint import wire  # noqa: E402
+from tensorpack.checkpoint.bundle_writer import HEADER, encode_entry  # noqa: E402
+from tensorpack.checkpoint.table import TableBuilder, TableError  # noqa: E402
+
+
+def test_signed_num_increasing_known_bytes_and_roundtrip():
+    known = {0: "80", 4: "84", -1: "7f", 100: "c064", 200: "c0c8", 250: "c0fa"}
+    for v, hexed in known.items():
+        assert oc.encode_signed_num_increasing(v).hex() == hexed
+    rng = np.random.default_rng(0)
+    values = [0, 63, 64, -64, -65, 2 ** 13, -2 ** 13 - 1, 2 ** 55, 2 ** 56, 2 ** 63 - 1, -2 ** 63]
+    values += [int(x) >> int(s) for x, s in zip(rng.integers(-2 ** 63, 2 ** 63 - 1, 2000),
+                                                  rng.integers(0, 63, 2000))]
+    encoded = [oc.encode_signed_num_increasing(v) for v in values]
+    for v, e in zip(values, encoded):
+        assert oc.decode_signed_num_increasing(e + b"\x00", 0) == (v, len(e))
+    # The encoding preserves order under byte comparison.
+    assert sorted(encoded) == [oc.encode_signed_num_increasing(v) for v in sorted(values)]
+
+
+def test_slice_key_known_bytes_and_escapes():
+    assert oc.encode_slice_key("part", [4, 0], [3, 4]).hex() == \
+        "00" + b"part".hex() + "0001" + "0102" + "8483" + "8084"
+    name = b"a\x00b\xffc"
+    assert oc.decode_slice_key(oc.encode_slice_key(name, [0, 7], [-1, 2])) == \
+        (name, [0, 7], [-1, 2])
+
+
+def test_wire_errors_are_value_errors():
+    with pytest.raises(wire.WireError):
+        wire.read_varint(b"\x80\x80", 0)
+    with pytest.raises(wire.WireError):
+        wire.read_varint(b"\xff" * 11, 0)
+    with pytest.raises(wire.WireError):
+        list(wire.iter_fields(b"\x12\x05ab"))
+    assert wire.read_varint(wire.encode_varint(2 ** 63 + 5), 0) == (2 ** 63 + 5, 10)
+    assert wire.signed64(wire.read_varint(wire.encode_varint(-3), 0)[0]) == -3
+
+
+def test_table_roundtrip_and_block_structure():
+    rng = np.random.default_rng(1)
+    keys = sorted({bytes(rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8))
+                   for _ in range(3000)})
+    tb = TableBuilder(block_size=4096)
+    entries = [(k, bytes(rng.integers(0, 256, int(rng.integers(0, 60)), dtype=np.uint8)))
+               for k in keys]
+    for k, v in entries:
+        tb.add(k, v)
+    data = tb.finish()
+    assert read_table(data) == entries
+    with pytest.raises(ValueError, match="increasing"):
+        tb2 = TableBuilder()
+        tb2.add(b"b", b"")
+        tb2.add(b"a", b"")
+
+
+def test_table_rejects_compressed_or_bad_magic():
+    tb = TableBuilder()
+    tb.add(b"", b"x")
+    data = bytearray(tb.finish())
+    with pytest.raises(TableError, match="magic"):
+        read_table(bytes(data[:-1]) + b"\x00")
+
+
+def _objgraph_bytes():
+    """A TrackableObjectGraph like TF's: root -> model -> w, and save_counter."""
+    def ref(node, name):
+        return wire.field_varint(1, node) + wire.field_bytes(2, name.encode())
+
+    def attr(full, key):
+        return (wire.field_bytes(1, b"VARIABLE_VALUE") + wire.field_bytes(2, full.encode())
+                + wire.field_bytes(3, key.encode()))
+    root = wire.field_bytes(1, ref(1, "model")) + wire.field_bytes(1, ref(2, "save_counter"))
+    model = wire.field_bytes(1, ref(3, "w"))
+    counter = wire.field_bytes(2, attr("save_counter", "save_counter" + og.VARIABLE_SUFFIX))
+    w = wire.field_bytes(2, attr("dense/kernel", "model/w" + og.VARIABLE_SUFFIX))
+    return b"".join(wire.field_bytes(1, n) for n in (root, model, counter, w))
+
+
+def test_objgraph_decodes_children_and_full_names():
+    nodes = og.parse_object_graph(_objgraph_bytes())
+    assert nodes[0].children == [(1, "model"), (2, "save_counter")]
+    assert og.checkpoint_key_full_names(_objgraph_bytes()) == {
+        "save_counter/.ATTRIBUTES/VARIABLE_VALUE": "save_counter",
+        "model/w/.ATTRIBUTES/VARIABLE_VALUE": "dense/kernel"}
+
+
+def _write_raw_bundle(prefix, entries, data):
+    """Write a bundle from hand-made entries (to build layouts our writer does not make)."""
+    tb = TableBuilder()
+    tb.add(b"", HEADER)
+    for key in sorted(entries):
+        tb.add(key, entries[key])
+    with open(prefix + ".data-00000-of-00001", "wb") as f:
+        f.write(data)
+    with open(prefix + ".index", "wb") as f:
+        f.write(tb.finish())
+
+
+def _slice_proto(starts, lengths):
+    ext = b""
+    for s, n in zip(starts, lengths):
+        body = wire.field_varint(1, s) + (wire.field_varint(2, n, keep_zero=True)
+                                          if n is not None else b"")
+        ext += wire.field_bytes(1, body)
+    return wire.field_bytes(7, ext)
+
+
+def test_hand_built_partitioned_and_tf2_bundle_without_tf(tmp_path):
+    full = np.arange(40, dtype=np.float32).reshape(10, 4)
+    pieces = [(0, 4), (4, 3), (7, 3)]
+    entries, data = {}, b""
+    full_entry = encode_entry(1, (10, 4))
+    for start, n in pieces:
+        chunk = full[start:start + n].tobytes()
+        # The second slice omits the column extent's length: "full extent" (-1 in the key).
+        lengths = [n, None if start == 4 else 4]
+        full_entry += _slice_proto([start, 0], lengths)
+        key = oc.encode_slice_key("model/w" + og.VARIABLE_SUFFIX, [start, 0],
+                                  [n, -1 if start == 4 else 4])
+        entries[key] = encode_entry(1, (n, 4), 0, len(data), len(chunk),
+                                    crc_mod.mask(crc_mod.crc32c(chunk)))
+        data += chunk
+    entries[("model/w" + og.VARIABLE_SUFFIX).encode()] = full_entry
+    graph = _objgraph_bytes()
+    strings = wire.encode_varint(len(graph))
+    lcrc = crc_mod.crc32c(len(graph).to_bytes(4, "little"))
+    payload = strings + crc_mod.mask(lcrc).to_bytes(4, "little") + graph
+    crc = crc_mod.crc32c(payload[len(strings):], lcrc)
+    entries[og.OBJECT_GRAPH_KEY.encode()] = encode_entry(7, (), 0, len(data), len(payload),
+                                                         crc_mod.mask(crc))
+    data += payload
+    prefix = str(tmp_path / "hand")
+    _write_raw_bundle(prefix, entries, data)
+    with TFCheckpointSource(prefix) as src:
+        assert src.keys() == ["model/w"]
+        assert src.infos()["model/w"].shape == (10, 4)
+        assert np.array_equal(src.read("model/w"), full)
+        assert src.object_full_names() == {"model/w": "dense/kernel"}
+
+
+def test_missing_slice_is_corrupt(tmp_path):
+    entries = {b"x": encode_entry(1, (4,)) + _slice_proto([0], [2])}
+    prefix = str(tmp_path / "m")
+    _write_raw_bundle(prefix, entries, b"")
+    with TFCheckpointSource(prefix) as src, pytest.raises(CorruptCheckpointError,
+                                                          match="listed but not stored"):
+        src.read("x")
+
+
+def test_size_mismatch_is_corrupt(tmp_path):
+    entries = {b"x": encode_entry(1, (4,), 0, 0, 12, 0)}
+    prefix = str(tmp_path / "m")
+    _write_raw_bundle(prefix, entries, b"\x00" * 16)
+    with TFCheckpointSource(prefix) as src, pytest.raises(CorruptCheckpointError,
+                                                          match="needs 16"):
+        src.read("x")
