@@ -87,3 +87,27 @@ def test_train_infer_save_with_simple_trainer(tmp_path):
     assert rec["global_step"] == stats[best]["global_step"]
     copy = tfv1.train.NewCheckpointReader(str(tmp_path / "min-validation_error"))
     assert copy.get_tensor("global_step") == stats[best]["global_step"]
+
+
+def test_inference_runner_argument_errors():
+    import pytest
+    ds = DataFromList([[np.zeros(4, "float32"), 0]], shuffle=False)
+    with pytest.raises(TypeError, match="Inferencer"):
+        InferenceRunner(ds, [ModelSaver(checkpoint_dir=None)])
+    with pytest.raises(TypeError, match="DataFlow or an InputSource"):
+        InferenceRunner([1, 2, 3], [ClassificationError()])
+
+
+def test_inferencers_alone():
+    """ScalarStats averages per batch; ClassificationError weighs batches by their size."""
+    stats = ScalarStats(["a", "b:0"], prefix="")
+    err = ClassificationError("wrong", summary_name="err")
+    for inf in (stats, err):
+        inf._before_inference()
+    stats.on_fetches([1.0, 10.0])
+    stats.on_fetches([3.0, 20.0])
+    err.on_fetches([np.array([1, 0, 0, 0])])
+    err.on_fetches([np.array([1, 1])])
+    assert stats._after_inference() == {"a": 2.0, "b": 15.0}
+    assert err._after_inference() == {"err": 0.5}
+    assert stats.get_fetches() == ["a:0", "b:0"]
