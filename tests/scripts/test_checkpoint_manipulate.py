@@ -297,3 +297,14 @@ def test_unexpected_error_is_still_one_line():
                          text=True, stdin=subprocess.DEVNULL, timeout=60,
                          env=dict(os.environ, TENSORPACK_DEBUG="1"))
     assert "Traceback" in res.stderr
+
+
+def test_no_verify_skips_the_data_checksums(tf_ckpt, tmp_path):
+    prefix, values = tf_ckpt
+    ckpt = _copy_ckpt(prefix, tmp_path / "model-2")
+    _flip(ckpt + ".data-00000-of-00001", 20)
+    res = run("checkpoint-manipulate", ckpt, "--dump", tmp_path / "a.npz")
+    assert_one_line_error(res, "checkpoint-manipulate", "checksum")
+    ok(run("checkpoint-manipulate", ckpt, "--dump", tmp_path / "b.npz", "--no-verify"))
+    with np.load(tmp_path / "b.npz") as f:
+        assert sorted(f.files) == sorted(values)

@@ -197,3 +197,35 @@ def test_table_layout_is_tabulates():
         assert format_table(table) == tabulate(
             table, headers=["name", "shape", "dtype", "size"],
             colalign=("left", "left", "left", "right"), disable_numparse=True)
+
+
+def test_check_reads_and_verifies_the_data(tf_ckpt, tmp_path):
+    prefix, shapes, _ = tf_ckpt
+    out = ok(ls(prefix, "--check"))
+    assert out.strip().endswith("read back intact.")
+    assert json.loads(ok(ls(prefix, "--check", "--json")))["totals"]["checked"] is True
+    copy = tmp_path / "c"
+    for suffix in (".index", ".data-00000-of-00001"):
+        shutil.copy(prefix + suffix, str(copy) + suffix)
+    with open(str(copy) + ".data-00000-of-00001", "r+b") as f:
+        f.seek(5)
+        byte = f.read(1)
+        f.seek(5)
+        f.write(bytes([byte[0] ^ 1]))
+    ok(ls(copy))                           # the index alone is fine
+    res = ls(copy, "--check")
+    assert res.returncode == 1 and "checksum" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_closed_pipe_is_not_an_error(tmp_path):
+    from tensorpack.checkpoint.formats import save_tensors
+    save_tensors(str(tmp_path / "many"),
+                 {"v{:05d}".format(i): np.zeros(1, np.float32) for i in range(20000)})
+    proc = subprocess.Popen([sys.executable, "scripts/ls-checkpoint.py", str(tmp_path / "many")],
+                            cwd=REPO, env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()          # like `| head -1`
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err and "Error" not in err
