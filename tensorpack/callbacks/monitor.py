@@ -237,3 +237,12 @@ class ScalarPrinter(MonitorBase):
             if self._wanted(k):
                 logger.info("{}: {:.5g}".format(k, self._dic[k]))
         self._dic = {}
+
+
+def __getattr__(name):
+    # upstream kept the writers in this module: `from tensorpack.callbacks.monitor import
+    # JSONWriter` keeps working (resolved lazily: monitor_writers imports this module)
+    if name in ("JSONWriter", "TFEventWriter"):
+        from . import monitor_writers
+        return getattr(monitor_writers, name)
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))
