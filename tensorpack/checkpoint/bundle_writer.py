@@ -82,8 +82,15 @@ def _prepare(name, value, info):
                 else:
                     bits = _dt.float32_to_bfloat16_bits(arr.astype(np.float32))
                     return _dt.DT_BFLOAT16, arr.shape, bits
-        elif np.dtype(want) != arr.dtype:
-            arr = arr.astype(want)
+        else:
+            try:
+                want_dt = np.dtype(want)
+            except TypeError:
+                raise ValueError("Tensor '{}': its info asks for dtype {!r}, which TensorFlow "
+                                 "checkpoints written here cannot hold.".format(
+                                     name, want)) from None
+            if want_dt != arr.dtype:
+                arr = arr.astype(want_dt)
     try:
         enum = _dt.enum_of(arr.dtype)
     except ValueError as e:

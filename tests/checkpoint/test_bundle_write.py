@@ -237,3 +237,33 @@ def test_saver_restores_what_we_write(tf, tmp_path):
             assert list(got[name]) == list(arr)
         else:
             assert np.array_equal(got[name], arr), name
+
+
+def test_ml_dtypes_bfloat16_read_back_without_ml_dtypes(tmp_path, monkeypatch):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    x = np.array([0.5, -1.25, 3e38, -0.0], dtype=ml_dtypes.bfloat16)
+    write_tf_checkpoint(str(tmp_path / "m"), {"x": x})
+    monkeypatch.setattr(dt_mod, "_bf16", None)
+    with TFCheckpointSource(str(tmp_path / "m")) as src:
+        got = src.read("x")
+    assert got.dtype == np.float32
+    assert np.array_equal(got, x.astype(np.float32))
+
+
+def test_infos_from_a_source_are_honoured(tmp_path):
+    """Copying one checkpoint through infos keeps every stored dtype (strings included)."""
+    arrays = _sample()
+    write_tf_checkpoint(str(tmp_path / "a"), [(n, arrays[n]) for n in sorted(arrays)])
+    with TFCheckpointSource(str(tmp_path / "a")) as src:
+        write_tf_checkpoint(str(tmp_path / "b"), src.items(), infos=src.infos())
+    for suffix in (".index", ".data-00000-of-00001"):
+        assert (tmp_path / ("a" + suffix)).read_bytes() == \
+            (tmp_path / ("b" + suffix)).read_bytes()
+    with TFCheckpointSource(str(tmp_path / "b")) as src:
+        for name, arr in arrays.items():
+            assert _equal(src.read(name), arr), name
+    with pytest.raises(ValueError, match="shape"):
+        write_tf_checkpoint(str(tmp_path / "c"), {"x": np.ones(3)},
+                            infos={"x": TensorInfo("x", (4,), "float64")})
+    with pytest.raises(ValueError, match="cannot hold"):
+        write_tf_checkpoint(str(tmp_path / "c"), {"x": np.ones(3)}, infos={"x": "resource"})
