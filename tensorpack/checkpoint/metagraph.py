@@ -129,7 +129,7 @@ def _decode_list(kind, body):
                 raise _Malformed("a {} item is not length-delimited".format(kind))
             items.append(bytes(value))
         elif kind == "int64_list":
-            raw = _unpack_packed(wtype, value, lambda b, p: _varint(b, p))
+            raw = _unpack_packed(wtype, value)
             items.extend(v - (1 << 64) if v >= 1 << 63 else v for v in raw)
         else:  # float_list: packed or single fixed32 floats
             if wtype == _LEN:
@@ -143,14 +143,15 @@ def _decode_list(kind, body):
     return items
 
 
-def _unpack_packed(wtype, value, decode):
+def _unpack_packed(wtype, value):
+    """Varints stored singly or packed (proto3 packs repeated scalars by default)."""
     if wtype == _VARINT:
         return [value]
     if wtype != _LEN:
         raise _Malformed("an int64_list item has wire type {}".format(wtype))
     out, pos = [], 0
     while pos < len(value):
-        v, pos = decode(value, pos)
+        v, pos = _varint(value, pos)
         out.append(v)
     return out
 

@@ -14,8 +14,9 @@ import os
 import re
 import sys
 
-__all__ = ["ToolError", "ArgumentParser", "run", "about", "human_bytes", "name_filter",
-           "output_files", "input_files", "check_not_input", "format_shape", "write_tensors"]
+__all__ = ["ToolError", "ArgumentParser", "run", "about", "open_input", "add_source_arguments",
+           "name_filter", "output_format", "normalize_output", "output_files", "input_files",
+           "check_not_input", "write_tensors", "human_bytes", "format_shape"]
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

@@ -206,8 +206,8 @@ def test_refusals_and_bad_meta(trained, tmp_path):
                    "none.meta")
     assert not os.path.exists(tmp_path / "o.npz")
     # a metagraph of another model: nothing would be kept
-    with pytest.importorskip("tensorflow").Graph().as_default():
-        import tensorflow as tf
+    tf = pytest.importorskip("tensorflow")
+    with tf.Graph().as_default():
         tf.compat.v1.get_variable("other/W", [1])
         tf.compat.v1.train.export_meta_graph(filename=str(tmp_path / "other.meta"))
     res = dump("--meta", tmp_path / "other.meta", prefix, tmp_path / "o.npz")
