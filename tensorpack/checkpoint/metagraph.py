@@ -2,8 +2,8 @@
 
 ``ModelSaver`` writes one ``graph-*.meta`` per run. The scripts only need to know which
 variables the graph put in which collection (``trainable_variables``, ``model_variables``,
-``variables``, ...), so this module decodes just that part of the protobuf with a small
-wire-format reader instead of importing TensorFlow.
+``variables``, ...), so this module decodes just that part of the protobuf with the
+wire-format helpers of :mod:`tensorpack.checkpoint.wire` instead of importing TensorFlow.
 
 Field numbers used (from TensorFlow's ``meta_graph.proto`` and ``variable.proto``):
 
@@ -19,6 +19,8 @@ import struct
 from typing import NamedTuple, Optional
 
 from tensorpack.checkpoint.names import normalize_name
+from tensorpack.checkpoint.wire import (FIXED32 as _FIXED32, LEN as _LEN, VARINT as _VARINT,
+                                        WireError, iter_fields, read_varint, signed64)
 
 __all__ = ["VariableRecord", "VARIABLE_COLLECTIONS", "read_metagraph_collections",
            "read_metagraph_variable_records", "read_metagraph_variables",
@@ -32,7 +34,6 @@ VARIABLE_COLLECTIONS = frozenset([
     "moving_average_variables", "metric_variables", "global_step",
 ])
 
-_VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
 _KINDS = {1: "node_list", 2: "bytes_list", 3: "int64_list", 4: "float_list", 5: "any_list"}
 
 
@@ -57,61 +58,19 @@ class VariableRecord(NamedTuple):
     is_resource: bool
 
 
-def _varint(buf, pos):
-    """Decode a base-128 varint at ``pos``. Returns (value, new_pos)."""
-    result = shift = 0
-    end = len(buf)
-    while True:
-        if pos >= end:
-            raise _Malformed("a varint runs past the end of its message")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 70:
-            raise _Malformed("a varint is longer than 10 bytes")
-
-
 def _fields(buf):
-    """Yield ``(field_number, wire_type, value)`` for each field of one message.
-
-    ``value`` is an int for varint / fixed fields and a memoryview slice for
-    length-delimited ones (no copy, so skipping a large ``graph_def`` is cheap).
-    """
-    pos, end = 0, len(buf)
-    while pos < end:
-        tag, pos = _varint(buf, pos)
-        number, wtype = tag >> 3, tag & 7
-        if number == 0:
-            raise _Malformed("field number 0 at byte {}".format(pos))
-        if wtype == _VARINT:
-            value, pos = _varint(buf, pos)
-        elif wtype == _LEN:
-            length, pos = _varint(buf, pos)
-            if pos + length > end:
-                raise _Malformed("a field of {} bytes runs past the end of its message"
-                                 .format(length))
-            value = buf[pos:pos + length]
-            pos += length
-        elif wtype in (_FIXED64, _FIXED32):
-            size = 8 if wtype == _FIXED64 else 4
-            if pos + size > end:
-                raise _Malformed("a fixed-size field runs past the end of its message")
-            value = int.from_bytes(buf[pos:pos + size], "little")
-            pos += size
-        else:
-            # Groups (3, 4) are not used by any of these protos; 6 and 7 do not exist.
-            raise _Malformed("unsupported wire type {} at byte {}".format(wtype, pos))
-        yield number, wtype, value
+    """``(field_number, wire_type, value)`` of one message; malformed bytes raise _Malformed."""
+    try:
+        yield from iter_fields(buf)
+    except WireError as e:
+        raise _Malformed(str(e)) from None
 
 
 def _text(value, what):
-    if not isinstance(value, memoryview):
+    if not isinstance(value, bytes):
         raise _Malformed("{} is not a string field".format(what))
     try:
-        return bytes(value).decode("utf-8")
+        return value.decode("utf-8")
     except UnicodeDecodeError:
         raise _Malformed("{} is not valid UTF-8".format(what)) from None
 
@@ -127,10 +86,9 @@ def _decode_list(kind, body):
         elif kind in ("bytes_list", "any_list"):
             if wtype != _LEN:
                 raise _Malformed("a {} item is not length-delimited".format(kind))
-            items.append(bytes(value))
+            items.append(value)
         elif kind == "int64_list":
-            raw = _unpack_packed(wtype, value)
-            items.extend(v - (1 << 64) if v >= 1 << 63 else v for v in raw)
+            items.extend(signed64(v) for v in _unpack_packed(wtype, value))
         else:  # float_list: packed or single fixed32 floats
             if wtype == _LEN:
                 if len(value) % 4:
@@ -151,7 +109,10 @@ def _unpack_packed(wtype, value):
         raise _Malformed("an int64_list item has wire type {}".format(wtype))
     out, pos = [], 0
     while pos < len(value):
-        v, pos = _varint(value, pos)
+        try:
+            v, pos = read_varint(value, pos)
+        except WireError as e:
+            raise _Malformed(str(e)) from None
         out.append(v)
     return out
 
@@ -198,7 +159,7 @@ def _parse(path):
                          "files written by Saver / ModelSaver are supported.".format(path))
     collections = {}
     try:
-        for number, wtype, value in _fields(memoryview(data)):
+        for number, wtype, value in _fields(data):
             if number == 4:
                 if wtype != _LEN:
                     raise _Malformed("collection_def is not length-delimited")
@@ -233,7 +194,7 @@ def read_metagraph_collections(path):
 
 def _decode_variable_def(blob):
     name, full_name, trainable, is_resource = None, None, None, False
-    for number, wtype, value in _fields(memoryview(blob)):
+    for number, wtype, value in _fields(blob):
         if number == 1:
             name = _text(value, "VariableDef.variable_name")
         elif number == 4 and wtype == _LEN:
