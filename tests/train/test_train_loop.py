@@ -279,3 +279,10 @@ def test_model_inputs_must_be_named_specs(fresh_graph):
             return [tf.TensorSpec((None, 4), tf.float32)]
     with pytest.raises(ValueError, match="name"):
         Bad().get_input_signature()
+
+
+def test_queueinput_thread_exits_when_training_fails(fresh_graph):
+    before = len(_enqueue_threads())
+    with pytest.raises(ValueError, match="boom"):
+        _train([StopAt(3, "error")], steps=10, epochs=1, data=QueueInput(_df()))
+    assert len(_enqueue_threads()) == before

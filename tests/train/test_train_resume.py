@@ -136,3 +136,15 @@ def test_nothing_to_resume_starts_fresh(logdir, captured, fresh_graph):
     assert config.session_init is None and config.starting_epoch == 1
     line, = _resume_lines(captured)
     assert "no checkpoint" in line
+
+
+def test_global_step_is_read_without_tensorflow(logdir, monkeypatch):
+    _run(max_epoch=1, monitors=[])
+    import tensorflow as tf
+
+    from tensorpack.train.config import _read_global_step
+
+    def no_tf(*args, **kwargs):
+        raise AssertionError("TensorFlow's reader must not be needed")
+    monkeypatch.setattr(tf.train, "load_variable", no_tf)
+    assert _read_global_step(os.path.join(logdir, "model-3")) == 3
