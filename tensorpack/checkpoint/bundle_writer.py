@@ -98,7 +98,7 @@ def _prepare(name, value, info):
     return enum, arr.shape, arr
 
 
-def _write_numeric(f, arr, crc_state):
+def _write_numeric(f, arr):
     flat = np.ascontiguousarray(arr).reshape(-1)
     if flat.dtype.byteorder == ">" or (flat.dtype.byteorder == "=" and
                                        np.little_endian is False):
@@ -193,7 +193,7 @@ def write_tf_checkpoint(prefix, tensors, infos=None, fsync=False):
                 if enum == _dt.DT_STRING:
                     size, crc = _write_strings(f, arr, name)
                 else:
-                    size, crc = _write_numeric(f, arr, None)
+                    size, crc = _write_numeric(f, arr)
                 entries[key] = encode_entry(enum, shape, 0, offset, size, _crc.mask(crc))
                 offset += size
                 del value, arr  # streaming: keep no reference to the written tensor
