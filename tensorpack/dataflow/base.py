@@ -50,7 +50,7 @@ def get_rng(obj=None):
 
 
 class _DataFlowMeta(ABCMeta):
-    """Lets old-style subclasses that define ``get_data``/``size`` work as ``__iter__``/``__len__``."""
+    """Lets old-style subclasses (``get_data`` / ``size``) work as ``__iter__`` / ``__len__``."""
 
     def __new__(mcls, name, bases, namespace, **kwargs):
         for new, old in (("__iter__", "get_data"), ("__len__", "size")):

@@ -3,7 +3,7 @@ import copy
 
 import numpy as np
 
-from tensorpack.dataflow.base import DataFlow, DataFlowReentrantGuard, ProxyDataFlow
+from tensorpack.dataflow.base import DataFlowReentrantGuard, ProxyDataFlow
 
 __all__ = ["BatchData", "FixedSizeData", "MapData", "MapDataComponent", "RepeatedData"]
 

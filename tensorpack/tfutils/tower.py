@@ -91,8 +91,8 @@ class BaseTowerContext:
     def __enter__(self):
         global _current_context
         if _current_context is not None:
-            raise RuntimeError("TowerContext '{}' cannot be nested inside TowerContext '{}'.".format(
-                self._name, _current_context.name))
+            raise RuntimeError("TowerContext '{}' cannot be nested inside TowerContext '{}'."
+                               .format(self._name, _current_context.name))
         _current_context = self
         graph = tfv1.get_default_graph()
         self._start = {k: len(graph.get_collection(k)) for k in graph.get_all_collection_keys()}

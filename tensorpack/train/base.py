@@ -72,8 +72,9 @@ def describe_trainable_vars():
         rows.append([v.op.name, v.shape.as_list() if v.shape.rank is not None else "?", n])
     logger.info("List of Trainable Variables:\n{}\nNumber of trainable variables: {}\n"
                 "Number of parameters (elements): {}\nStorage space needed for all trainable "
-                "variables: {:.02f}MB".format(tabulate(rows, headers=["name", "shape", "#elements"]),
-                                              len(rows), total, nbytes / 1024.0 ** 2))
+                "variables: {:.02f}MB".format(
+                    tabulate(rows, headers=["name", "shape", "#elements"]),
+                    len(rows), total, nbytes / 1024.0 ** 2))
 
 
 class TrainLoop:
@@ -283,7 +284,8 @@ class Trainer:
                         cbs.trigger_step()
                     cbs.after_epoch()
                     logger.info("Epoch {} (global_step {}) finished, time:{}.".format(
-                        self.loop.epoch_num, self.loop.global_step, _human_time(time.time() - start)))
+                        self.loop.epoch_num, self.loop.global_step,
+                        _human_time(time.time() - start)))
                     cbs.trigger_epoch()
                 logger.info("Training has finished!")
             except (StopTraining, tf.errors.OutOfRangeError) as e:

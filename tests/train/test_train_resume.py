@@ -8,7 +8,7 @@ import pytest
 
 from tensorpack import (AutoResumeTrainConfig, BatchData, Callback, DataFromList, ModelSaver,
                         OfflinePredictor, PredictConfig, SimpleTrainer, TrainConfig,
-                        launch_train_with_config, logger)
+                        launch_train_with_config)
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.sessinit import JustCurrentSession, SaverRestore
 from train_testlib import TinyModel, make_points
