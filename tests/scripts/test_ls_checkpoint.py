@@ -229,3 +229,22 @@ def test_closed_pipe_is_not_an_error(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Traceback" not in err and "Error" not in err
+
+
+@pytest.mark.parametrize("command", ["ls-checkpoint", "checkpoint-manipulate",
+                                     "dump-model-params"])
+def test_installed_console_command(command, tmp_path):
+    """The console scripts setup.py declares (present once the project is pip-installed)."""
+    exe = os.path.join(os.path.dirname(sys.executable), command)
+    if not os.path.isfile(exe):
+        pytest.skip("tensorpack is not installed in this environment")
+    np.savez(tmp_path / "p.npz", a=np.zeros(2))
+    args = {"ls-checkpoint": [tmp_path / "p.npz"],
+            "checkpoint-manipulate": [tmp_path / "p.npz", "--dump", tmp_path / "q.npz"],
+            "dump-model-params": [tmp_path / "p.npz", tmp_path / "r.npz"]}[command]
+    res = subprocess.run([exe, *map(str, args)], env=ENV, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120)
+    assert res.returncode == 0, res.stderr
+    bad = subprocess.run([exe, str(tmp_path / "missing.npz")], env=ENV, capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert bad.returncode != 0 and bad.stderr.startswith(command + ": error: ")
