@@ -23,7 +23,7 @@ from tensorpack.checkpoint import dtypes as _dt
 from tensorpack.checkpoint import objgraph as _og
 from tensorpack.checkpoint.orderedcode import encode_slice_key
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
-from tensorpack.checkpoint.table import TableError, read_table
+from tensorpack.checkpoint.table import FOOTER_SIZE, MAGIC, TableError, read_table
 from tensorpack.checkpoint.wire import WireError, iter_fields, read_varint, signed64
 
 __all__ = ["TFCheckpointSource", "CorruptCheckpointError", "data_file_name", "Entry",
@@ -31,6 +31,7 @@ __all__ = ["TFCheckpointSource", "CorruptCheckpointError", "data_file_name", "En
 
 _U32 = struct.Struct("<I")
 _SUPPORTED_VERSION = 1
+_MAGIC_BYTES = struct.pack("<Q", MAGIC)
 _preadv = getattr(os, "preadv", None)
 
 
@@ -237,6 +238,15 @@ class TFCheckpointSource(CheckpointSource):
                 "'train_log/model-5000'), whose .index and .data-* files sit next to "
                 "each other.".format(self.index_path))
         with open(self.index_path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size >= FOOTER_SIZE:
+                # Check the magic number first, so a wrong (possibly huge) file is rejected
+                # without reading it all.
+                f.seek(size - 8)
+                if f.read(8) != _MAGIC_BYTES:
+                    raise self._corrupt(self.index_path, "bad magic number: not a TensorFlow "
+                                        "checkpoint index (or truncated)")
+            f.seek(0)
             data = f.read()
         try:
             table = read_table(data, verify=verify)

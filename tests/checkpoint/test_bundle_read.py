@@ -471,3 +471,35 @@ def test_size_mismatch_is_corrupt(tmp_path):
     with TFCheckpointSource(prefix) as src, pytest.raises(CorruptCheckpointError,
                                                           match="needs 16"):
         src.read("x")
+
+
+def test_wrong_big_file_is_rejected_by_its_footer(tmp_path, monkeypatch):
+    p = str(tmp_path / "big")
+    with open(p + ".index", "wb") as f:
+        f.write(b"\x01" * (1 << 20))
+    import builtins
+    real_open = builtins.open
+    sizes = []
+
+    class Spy:
+        def __init__(self, f):
+            self.f = f
+
+        def read(self, n=-1):
+            out = self.f.read(n)
+            sizes.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            self.f.close()
+
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: Spy(real_open(*a, **k)))
+    with pytest.raises(CorruptCheckpointError, match="magic"):
+        TFCheckpointSource(p)
+    assert max(sizes) <= 48
