@@ -13,12 +13,14 @@ import contextlib
 import os
 import random
 import struct
+from collections.abc import Mapping
 
 import numpy as np
 
 from tensorpack.checkpoint import crc32c as _crc
 from tensorpack.checkpoint import dtypes as _dt
 from tensorpack.checkpoint.bundle import data_file_name
+from tensorpack.checkpoint.source import CheckpointSource
 from tensorpack.checkpoint.table import TableBuilder
 from tensorpack.checkpoint.wire import encode_varint, field_bytes, field_fixed32, field_varint
 from tensorpack.utils.fs import fsync_dir, mkdir_p
@@ -133,7 +135,7 @@ def _write_strings(f, arr, name):
 
 
 def _iter_pairs(tensors):
-    if isinstance(tensors, dict):
+    if isinstance(tensors, (Mapping, CheckpointSource)):
         return iter(tensors.items())
     return iter(tensors)
 
@@ -153,11 +155,13 @@ def write_tf_checkpoint(prefix, tensors, infos=None, fsync=False):
     Args:
         prefix (str): the checkpoint prefix; ``PREFIX.index`` and
             ``PREFIX.data-00000-of-00001`` are written. The parent directory is created.
-        tensors: a dict ``name -> array`` or an iterable of ``(name, array)`` pairs. Arrays
+        tensors: a dict ``name -> array``, an iterable of ``(name, array)`` pairs, or a
+            :class:`~tensorpack.checkpoint.source.CheckpointSource` (copied). Arrays
             may be numeric, bool, complex, ``ml_dtypes.bfloat16``, or object / bytes / str
             arrays for string tensors (str is encoded as UTF-8).
         infos (dict, optional): ``name -> TensorInfo`` (or a dtype name) giving the dtype to
             store, e.g. ``"bfloat16"`` for a float32 array; the array is converted.
+            Defaults to the source's own infos when ``tensors`` is a source.
         fsync (bool): flush the files to disk before renaming them into place.
 
     Returns:
@@ -168,6 +172,8 @@ def write_tf_checkpoint(prefix, tensors, infos=None, fsync=False):
             the temporary files are removed and files at the final names are untouched.
     """
     prefix = os.fspath(prefix)
+    if infos is None and isinstance(tensors, CheckpointSource):
+        infos = tensors.infos()  # keeps stored dtypes such as bfloat16 and string
     parent = os.path.dirname(os.path.abspath(prefix))
     mkdir_p(parent)
     data_path = data_file_name(prefix, 0, 1)

@@ -262,6 +262,9 @@ def test_infos_from_a_source_are_honoured(tmp_path):
     with TFCheckpointSource(str(tmp_path / "b")) as src:
         for name, arr in arrays.items():
             assert _equal(src.read(name), arr), name
+        # A source can also be passed directly; its infos are used.
+        write_tf_checkpoint(str(tmp_path / "c"), src)
+    assert (tmp_path / "c.index").read_bytes() == (tmp_path / "a.index").read_bytes()
     with pytest.raises(ValueError, match="shape"):
         write_tf_checkpoint(str(tmp_path / "c"), {"x": np.ones(3)},
                             infos={"x": TensorInfo("x", (4,), "float64")})
