@@ -182,14 +182,19 @@ class MinSaver(Callback):
             return
         try:
             self._copy_checkpoint(prefix, self._target())
-            with atomic_write(self._record_file(), "w") as f:
-                json.dump({"monitor_stat": self.monitor_stat, "mode": self._mode, "value": val,
-                           "global_step": step, "checkpoint": os.path.basename(prefix)}, f)
         except OSError as e:
             logger.error("[{}] Cannot copy '{}' to '{}': {}. The previous best copy (if any) "
                          "is unchanged.".format(name, prefix, self._target(), e))
             return
         self.best = (step, val)
+        try:
+            with atomic_write(self._record_file(), "w") as f:
+                json.dump({"monitor_stat": self.monitor_stat, "mode": self._mode, "value": val,
+                           "global_step": step, "checkpoint": os.path.basename(prefix)}, f)
+        except OSError as e:
+            logger.error("[{}] Copied the best model to '{}' but cannot record its value in "
+                         "'{}': {}. A resumed run will not know it.".format(
+                             name, self._target(), self._record_file(), e))
         logger.info("Model at global_step={} with {} {}={:.5g} saved.".format(
             step, self._extreme, self.monitor_stat, val))
 
