@@ -4,7 +4,7 @@ from tensorpack.utils import logger
 
 from .base import Callback
 
-__all__ = ["RunOp", "RunUpdateOps", "ProcessTensors"]
+__all__ = ["RunOp", "RunUpdateOps", "ProcessTensors", "CheckNumerics"]
 
 
 class RunOp(Callback):
@@ -99,3 +99,24 @@ class ProcessTensors(Callback):
 
     def _after_run(self, _, rv):
         self._fn(*rv.results)
+
+
+class CheckNumerics(RunOp):
+    """Fail (``InvalidArgumentError`` naming the variable) when a trainable variable holds
+    NaN or Inf; checked at every trigger and/or every step."""
+
+    _chief_only = True
+
+    def __init__(self, run_as_trigger=True, run_step=False):
+        """
+        Args:
+            run_as_trigger (bool), run_step (bool): as in :class:`RunOp`.
+        """
+        super().__init__(self._make_op, run_before=True, run_as_trigger=run_as_trigger,
+                         run_step=run_step)
+
+    @staticmethod
+    def _make_op():
+        checks = [tfv1.debugging.check_numerics(v, "CheckNumerics['{}']".format(v.op.name)).op
+                  for v in tfv1.trainable_variables()]
+        return tfv1.group(*checks, name="CheckAllNumerics")

@@ -158,3 +158,20 @@ def test_chief_only_defaults():
     assert not ProgressBar().chief_only and not ScalarPrinter().chief_only
     assert ModelSaver(checkpoint_dir=None).set_chief_only(False).chief_only is False
     np.testing.assert_equal(PeriodicTrigger(ProgressBar(), every_k_steps=1).chief_only, False)
+
+
+def test_throughput_tracker_and_check_numerics():
+    from tensorpack.callbacks import CheckNumerics, ThroughputTracker
+    train_op, _, _ = tiny_model()
+    t = FakeTrainer().train(train_op, [ThroughputTracker(samples_per_step=8), CheckNumerics()],
+                            steps_per_epoch=3, max_epoch=2)
+    hist = t.monitors.get_history("Throughput (samples/sec)")
+    assert [s for s, _ in hist] == [3, 6] and all(v > 0 for _, v in hist)
+
+
+def test_check_numerics_catches_nan():
+    from tensorpack.callbacks import CheckNumerics
+    w = tfv1.get_variable("w", initializer=1.0)
+    train_op = tfv1.assign(w, w * float("nan"))
+    with pytest.raises(tfv1.errors.InvalidArgumentError, match="CheckNumerics\\['w'\\]"):
+        FakeTrainer().train(train_op, [CheckNumerics()], steps_per_epoch=1, max_epoch=1)
