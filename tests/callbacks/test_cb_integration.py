@@ -111,3 +111,29 @@ def test_inferencers_alone():
     assert stats._after_inference() == {"a": 2.0, "b": 15.0}
     assert err._after_inference() == {"err": 0.5}
     assert stats.get_fetches() == ["a:0", "b:0"]
+
+
+def test_save_failures_stop_the_real_trainer(tmp_path):
+    """In the real training loop: three failed saves end training with CheckpointSaveError."""
+    import pytest
+    from tensorpack.callbacks import Callback, CheckpointSaveError
+    set_logger_dir(tmp_path)
+    ckpt = tmp_path / "ckpt"
+
+    class BreakDir(Callback):  # after the first save, the directory turns into a file
+        def _trigger(self):
+            if self.epoch_num == 1:
+                for f in ckpt.iterdir():
+                    f.unlink()
+                ckpt.rmdir()
+                ckpt.write_text("")
+
+    config = TrainConfig(model=Linear(), dataflow=BatchData(DataFromList(_data(16, 0)), 8),
+                         callbacks=[ModelSaver(checkpoint_dir=str(ckpt)), BreakDir()],
+                         max_epoch=10)
+    trainer = SimpleTrainer()
+    with pytest.raises(CheckpointSaveError, match="3 consecutive saves"):
+        launch_train_with_config(config, trainer)
+    assert trainer.epoch_num == 4
+    log = open(str(tmp_path / "log.log")).read()
+    assert log.count("FAILED to save checkpoint") == 3
