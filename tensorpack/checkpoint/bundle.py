@@ -291,7 +291,10 @@ class TFCheckpointSource(CheckpointSource):
     def _parse_header(self, value):
         self.num_shards, endianness, version = 0, 0, b""
         try:
-            for number, _, v in iter_fields(value):
+            fields = [(n, wt, v) for n, wt, v in iter_fields(value)]
+            for number, wtype, v in fields:
+                if (number in (1, 2) and wtype != 0) or (number == 3 and wtype != 2):
+                    raise WireError("field {} has the wrong wire type {}".format(number, wtype))
                 if number == 1:
                     self.num_shards = v
                 elif number == 2:
@@ -299,13 +302,18 @@ class TFCheckpointSource(CheckpointSource):
                 elif number == 3:
                     version = v
             producer, min_consumer, bad = 0, 0, []
-            for number, _, v in iter_fields(version):
-                if number == 1:
+            for number, wtype, v in iter_fields(version):
+                if number == 1 and wtype == 0:
                     producer = signed64(v)
-                elif number == 2:
+                elif number == 2 and wtype == 0:
                     min_consumer = signed64(v)
-                elif number == 3:
-                    bad.append(v if isinstance(v, int) else None)
+                elif number == 3 and wtype == 0:
+                    bad.append(signed64(v))
+                elif number == 3 and wtype == 2:  # packed repeated int32
+                    pos = 0
+                    while pos < len(v):
+                        item, pos = read_varint(v, pos)
+                        bad.append(signed64(item))
         except WireError as e:
             raise self._corrupt(self.index_path, "bad bundle header: {}".format(e)) from None
         if not 1 <= self.num_shards <= 99999:
@@ -499,8 +507,13 @@ class TFCheckpointSource(CheckpointSource):
         if e.dtype == _dt.DT_STRING:
             return self._read_strings(key, e)
         try:
+            _dt.name_of(e.dtype)
+        except ValueError as err:
+            raise self._corrupt(self.index_path, str(err), key) from None
+        try:
             sdt = _dt.storage_dtype(e.dtype)
         except ValueError as err:
+            # A real TensorFlow type that has no NumPy counterpart (e.g. qint8, variant).
             raise ValueError("Cannot read tensor '{}' of {}: {}.".format(
                 key, self.prefix, err)) from None
         count = int(np.prod(e.shape, dtype=np.int64))

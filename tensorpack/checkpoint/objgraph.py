@@ -8,7 +8,7 @@ variable's attribute there records its ``full_name`` (the variable's own name, e
 """
 from typing import List, NamedTuple
 
-from tensorpack.checkpoint.wire import iter_fields
+from tensorpack.checkpoint.wire import WireError, iter_fields
 
 __all__ = ["OBJECT_GRAPH_KEY", "VARIABLE_SUFFIX", "TrackableNode", "parse_object_graph",
            "checkpoint_key_full_names", "readable_name"]
@@ -32,6 +32,8 @@ class TrackableNode(NamedTuple):
 
 
 def _text(b):
+    if not isinstance(b, (bytes, bytearray, memoryview)):
+        raise WireError("expected a string field, found a {} value".format(type(b).__name__))
     return bytes(b).decode("utf-8", "surrogateescape")
 
 

@@ -53,7 +53,14 @@ def read_varint(buf, pos):
 
 
 def signed64(value):
-    """Reinterpret a decoded varint as a two's complement int64."""
+    """Reinterpret a decoded varint as a two's complement int64.
+
+    Raises:
+        WireError: if ``value`` is not an int (the field had another wire type).
+    """
+    if not isinstance(value, int):
+        raise WireError("expected an integer field, found a {} value".format(
+            type(value).__name__))
     value &= 0xFFFFFFFFFFFFFFFF
     return value - (1 << 64) if value >> 63 else value
 
@@ -72,6 +79,10 @@ def iter_fields(buf, start=0, end=None):
     Raises:
         WireError: on a truncated field or an unknown wire type.
     """
+    if not isinstance(buf, (bytes, bytearray, memoryview)):
+        # A field expected to hold a nested message had another wire type.
+        raise WireError("expected a nested message, found a {} value".format(
+            type(buf).__name__))
     if end is None:
         end = len(buf)
     if end > len(buf):
