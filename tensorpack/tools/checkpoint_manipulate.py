@@ -92,7 +92,20 @@ def _shell(source, names):
               "  source  the CheckpointSource (source.read(name), source.items())\n"
               "  np      numpy\n"
               "Exit with Ctrl-D.").format(len(names), source.path)
+    if sys.stdin.isatty():
+        _enable_completion(scope)
     code.interact(banner=banner, local=scope, exitmsg="")
+
+
+def _enable_completion(scope):
+    """Tab completion of Python names and attributes, when readline is available."""
+    try:
+        import readline
+        import rlcompleter
+    except ImportError:   # e.g. Windows without pyreadline
+        return
+    readline.set_completer(rlcompleter.Completer(scope).complete)
+    readline.parse_and_bind("tab: complete")
 
 
 def _main(argv):
