@@ -503,3 +503,19 @@ def test_wrong_big_file_is_rejected_by_its_footer(tmp_path, monkeypatch):
     with pytest.raises(CorruptCheckpointError, match="magic"):
         TFCheckpointSource(p)
     assert max(sizes) <= 48
+
+
+def test_fields_of_the_wrong_wire_type_are_corrupt(tmp_path):
+    prefix = str(tmp_path / "m")
+    # A slice whose extent is a varint instead of a nested message.
+    _write_raw_bundle(prefix, {b"x": encode_entry(1, (4,)) + b"\x3a\x02\x08\x05"}, b"")
+    with TFCheckpointSource(prefix) as src, pytest.raises(CorruptCheckpointError,
+                                                          match="nested message"):
+        src.read("x")
+    # A header whose version is a varint instead of a VersionDef.
+    tb = TableBuilder()
+    tb.add(b"", b"\x08\x01\x18\x01")
+    with open(prefix + ".index", "wb") as f:
+        f.write(tb.finish())
+    with pytest.raises(CorruptCheckpointError, match="bad bundle header"):
+        TFCheckpointSource(prefix)
