@@ -91,6 +91,8 @@ class MinSaver(Callback):
 
     # ---- resume --------------------------------------------------------------------------
     def _setup_graph(self):
+        if self.checkpoint_dir is None and logger.get_logger_dir() is not None:
+            self.checkpoint_dir = os.path.normpath(logger.get_logger_dir())
         if self.checkpoint_dir is None:
             raise ValueError("{} has no checkpoint_dir: pass checkpoint_dir=... or call "
                              "logger.set_logger_dir() first.".format(type(self).__name__))

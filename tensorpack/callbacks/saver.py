@@ -88,6 +88,10 @@ class ModelSaver(Callback):
         self.checkpoint_dir = checkpoint_dir
 
     def _setup_graph(self):
+        if self.checkpoint_dir is None and logger.get_logger_dir() is not None:
+            # the logger dir was set after this callback was created
+            self.checkpoint_dir = os.path.normpath(logger.get_logger_dir())
+            mkdir_p(self.checkpoint_dir)
         if self.checkpoint_dir is None:
             raise ValueError("ModelSaver has no directory to save into: pass "
                              "checkpoint_dir=... or call logger.set_logger_dir() first.")

@@ -208,3 +208,11 @@ def test_real_full_disk(tmp_path):
     finally:
         # lazy: TensorFlow may still hold the descriptor of the file it failed to write
         subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+def test_logger_dir_set_after_construction(tmp_path):
+    saver = ModelSaver()
+    set_logger_dir(tmp_path)
+    train_op, _, _ = tiny_model()
+    FakeTrainer().train(train_op, [saver], steps_per_epoch=1, max_epoch=1)
+    assert os.path.isfile(str(tmp_path / "model-1.index"))
