@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 
 from tensorpack.compat import tfv1
-from tensorpack.tfutils.summary import create_scalar_summary
+from tensorpack.tfutils.summary import create_image_summary, create_scalar_summary
 from tensorpack.utils import logger
 
 from .base import Callback
@@ -155,7 +155,7 @@ class Monitors(Callback):
         self._dispatch(lambda m: m.process_summary(s))
 
     def put_image(self, name, val):
-        """Put images (NHWC, HWC or HW numpy array in [0, 255]); only monitors see them."""
+        """Put images (NHWC, HWC or HW numpy array in [0, 255]); TensorBoard shows them."""
         arr = np.asarray(val)
         if arr.ndim == 2:
             arr = arr[np.newaxis, :, :, np.newaxis]
@@ -165,6 +165,8 @@ class Monitors(Callback):
             raise ValueError("put_image('{}'): expected a 2D/3D/4D array, got shape {}.".format(
                 name, arr.shape))
         self._dispatch(lambda m: m.process_image(name, arr))
+        s = create_image_summary(name, arr)
+        self._dispatch(lambda m: m.process_summary(s))
 
     def put_event(self, evt):
         """Put a ``tf.compat.v1.Event``; its step and wall time are filled in."""

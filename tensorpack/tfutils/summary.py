@@ -7,7 +7,10 @@ of that average; the default callbacks ``MovingAverageSummary`` and ``MergeAllSu
 update the averages every step and send the summaries to the monitors once per epoch.
 """
 import re
+import struct
+import zlib
 
+import numpy as np
 from tensorflow.python.training import moving_averages
 
 from tensorpack.compat import tfv1
@@ -44,6 +47,47 @@ def create_scalar_summary(name, v):
         raise TypeError("Summary name must be a str, got {!r}.".format(name))
     s = tfv1.Summary()
     s.value.add(tag=name, simple_value=float(v))
+    return s
+
+
+def _png(img):
+    """Encode a HxWxC uint8 array (C in 1, 2, 3, 4) as PNG bytes, with zlib only."""
+    h, w, c = img.shape
+    color_type = {1: 0, 2: 4, 3: 2, 4: 6}[c]
+    raw = b"".join(b"\x00" + img[y].tobytes() for y in range(h))  # filter 0 per row
+
+    def chunk(tag, data):
+        body = tag + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+
+
+def create_image_summary(name, val):
+    """A ``tf.compat.v1.Summary`` holding PNG images.
+
+    Args:
+        name (str): the tag (``name/i`` for each image when there are several).
+        val (np.ndarray): NHWC images with values in [0, 255]; C is 1, 3 (RGB) or 4 (RGBA).
+
+    Returns:
+        tf.compat.v1.Summary
+
+    Raises:
+        ValueError: if ``val`` is not 4-dimensional with 1 to 4 channels.
+    """
+    val = np.asarray(val)
+    if val.ndim != 4 or not 1 <= val.shape[-1] <= 4:
+        raise ValueError("create_image_summary('{}'): expected NHWC images with 1-4 channels, "
+                         "got shape {}.".format(name, val.shape))
+    n, h, w, c = val.shape
+    val = np.clip(val, 0, 255).astype(np.uint8)
+    s = tfv1.Summary()
+    for k in range(n):
+        img = tfv1.Summary.Image(height=h, width=w, colorspace=c,
+                                 encoded_image_string=_png(val[k]))
+        s.value.add(tag=name if n == 1 else "{}/{}".format(name, k), image=img)
     return s
 
 

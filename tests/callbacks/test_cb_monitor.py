@@ -149,3 +149,25 @@ def test_json_writer_resume_from_an_older_epoch_keeps_earlier_history(tmp_path):
     assert [(s["epoch_num"], s["val"]) for s in stats] == [(1, 1), (2, 2), (3, 30)]
     (backup,) = glob.glob(str(tmp_path / "stats.json.*"))
     assert json.load(open(backup)) == old
+
+
+def test_put_image_reaches_tensorboard(tmp_path):
+    import numpy as np
+    set_logger_dir(tmp_path)
+    img = (np.arange(2 * 3 * 4 * 3) % 256).reshape(2, 3, 4, 3).astype("uint8")
+
+    class PutImage(Callback):
+        def _trigger(self):
+            self.trainer.monitors.put_image("pic", img)
+    train_op, _, _ = tiny_model()
+    FakeTrainer().train(train_op, [PutImage()], monitors=[TFEventWriter()],
+                        steps_per_epoch=1, max_epoch=1)
+    (events,) = glob.glob(str(tmp_path / "events.out.tfevents.*"))
+    images = {v.tag: v.image for e in tfv1.train.summary_iterator(events)
+              for v in e.summary.value if v.HasField("image")}
+    assert sorted(images) == ["pic/0", "pic/1"]
+    tfv1.reset_default_graph()
+    with tfv1.Session() as sess:
+        decoded = sess.run(tfv1.image.decode_png(images["pic/1"].encoded_image_string))
+    np.testing.assert_array_equal(decoded, img[1])
+    assert images["pic/1"].height == 3 and images["pic/1"].width == 4
