@@ -11,8 +11,8 @@ Set the environment variable ``TENSORPACK_CRC32C_BACKEND`` to ``numpy`` (or
 in use.
 
 How the NumPy version works: the CRC register is a linear function (over GF(2)) of the
-input bits once the initial state is folded into the first bytes. Each aligned 8-byte word's
-contribution is the XOR of four 65536-entry table lookups (one per 16-bit piece). The words'
+input bits once the initial state is folded into the first bytes. Each 16-byte word's
+contribution is the XOR of eight 65536-entry table lookups (one per 16-bit piece). The words'
 contributions are then merged pairwise in a tree: merging a left and a right block means
 "advancing" the left value over as many zero bytes as the right block holds, which is again
 linear and costs two lookups per pair. Tables are built on first use (~10 MB).
@@ -77,7 +77,9 @@ def python_crc32c(data, crc=0):
 
 # ----------------------------------------------------------------------------- NumPy backend
 
-_CHUNK_WORDS = 1 << 16          # 512 KiB per chunk of the tree reduction
+_WORD = 16                      # bytes per word of the table lookup
+_PIECES = _WORD // 2            # 16-bit pieces per word
+_CHUNK_WORDS = 1 << 14          # 256 KiB per chunk: temporaries stay near the L2 cache
 _SMALL = 256                    # below this many bytes the Python loop is faster
 
 
@@ -93,20 +95,20 @@ class _Tables:
     """Lazily built lookup tables of the NumPy implementation."""
 
     def __init__(self):
-        # word[j][u]: raw crc (from state 0) of an 8-byte word whose 16-bit piece j is u and
+        # word[j][u]: raw crc (from state 0) of a 16-byte word whose 16-bit piece j is u and
         # whose other bytes are zero.
         self.word = []
-        for j in range(4):
+        for j in range(_PIECES):
             basis = []
             for bit in range(16):
-                word = bytearray(8)
+                word = bytearray(_WORD)
                 v = 1 << bit
                 word[2 * j] = v & 0xFF
                 word[2 * j + 1] = v >> 8
                 basis.append(_raw_python(0, word))
             self.word.append(_expand16(basis))
         self.word_all = np.concatenate(self.word)
-        self.offsets = np.arange(4, dtype=np.intp) * 65536
+        self.offsets = np.arange(_PIECES, dtype=np.intp) * 65536
         # shift[k] = (low, high): advance a state over 8 * 2**k zero bytes.
         basis = [_raw_python(1 << bit, bytes(8)) for bit in range(32)]
         self.shift = []
@@ -128,24 +130,21 @@ def _get_tables():
 
 
 def _raw_words(state, words):
-    """Raw register after ``words`` (uint8 array, length a multiple of 8, >= 8) from ``state``."""
+    """Raw register after ``words`` (uint8 array, a positive multiple of 16 bytes)."""
     tb = _get_tables()
-    u = words.view("<u2").reshape(-1, 4)
-    if state:
-        # The register's initial state acts like XOR-ing it into the first four data bytes.
-        head = u[:1].copy()
-        head[0, 0] ^= state & 0xFFFF
-        head[0, 1] ^= state >> 16
-    # One gather from the four concatenated 16-bit tables (np.take on intp is the fast path).
+    u = words.view("<u2").reshape(-1, _PIECES)
+    # One gather from the concatenated 16-bit tables (np.take on intp is the fast path).
     idx = u.astype(np.intp)
     if state:
-        idx[0] = head[0]
+        # The register's initial state acts like XOR-ing it into the first four data bytes.
+        idx[0, 0] ^= state & 0xFFFF
+        idx[0, 1] ^= state >> 16
     idx += tb.offsets
     r = np.take(tb.word_all, idx)
     vals = r[:, 0] ^ r[:, 1]
-    vals ^= r[:, 2]
-    vals ^= r[:, 3]
-    level = 0
+    for j in range(2, _PIECES):
+        vals ^= r[:, j]
+    level = 1  # shift[k] advances over 8 * 2**k bytes; one word is 16 bytes
     while len(vals) > 1:
         if len(vals) & 1:
             # A leading zero block adds nothing when starting from state 0.
@@ -177,9 +176,9 @@ def numpy_crc32c(data, crc=0):
     n = len(buf)
     if n < _SMALL:
         return _raw_python(crc ^ _M32, buf.tobytes()) ^ _M32
-    head = n % 8
+    head = n % _WORD
     state = _raw_python(crc ^ _M32, buf[:head].tobytes())
-    step = _CHUNK_WORDS * 8
+    step = _CHUNK_WORDS * _WORD
     for start in range(head, n, step):
         state = _raw_words(state, buf[start:start + step])
     return state ^ _M32
