@@ -36,7 +36,10 @@ def get_tqdm_kwargs(**kwargs):
         opts["mininterval"] = float(env)
     else:
         out = kwargs.get("file", sys.stderr)
-        opts["mininterval"] = 0.5 if getattr(out, "isatty", lambda: False)() else 180
+        interactive = getattr(out, "isatty", lambda: False)()
+        if not interactive and "ipykernel" in sys.modules:  # a notebook is interactive too
+            interactive = type(out).__module__.startswith("ipykernel")
+        opts["mininterval"] = 0.5 if interactive else 180
     opts.update(kwargs)
     return opts
 
