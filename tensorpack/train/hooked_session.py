@@ -59,6 +59,37 @@ def _merge_options(options_list):
     return merged
 
 
+def _flatten(struct, out):
+    """Leaves of a fetch structure (lists, tuples, dicts), in a fixed order."""
+    if isinstance(struct, (list, tuple)):
+        for x in struct:
+            _flatten(x, out)
+    elif isinstance(struct, dict):
+        for k in struct:
+            _flatten(struct[k], out)
+    else:
+        out.append(struct)
+    return out
+
+
+def _packer(struct):
+    """A function mapping an iterator of leaf values to ``struct``'s shape (the inverse of
+    :func:`_flatten`), built once so that each step only rebuilds containers."""
+    if isinstance(struct, list):
+        parts = [_packer(x) for x in struct]
+        return lambda it: [p(it) for p in parts]
+    if isinstance(struct, tuple):
+        parts = [_packer(x) for x in struct]
+        if hasattr(struct, "_fields"):  # namedtuple
+            return lambda it: type(struct)(*[p(it) for p in parts])
+        return lambda it: tuple(p(it) for p in parts)
+    if isinstance(struct, dict):
+        keys = list(struct)
+        parts = [_packer(struct[k]) for k in keys]
+        return lambda it: type(struct)(zip(keys, [p(it) for p in parts]))
+    return next
+
+
 def _compile(sess, fetches, feed_keys):
     """A fast callable running ``fetches`` with ``feed_keys`` fed, or None if unsupported.
 
@@ -68,7 +99,8 @@ def _compile(sess, fetches, feed_keys):
     """
     try:
         graph = sess.graph
-        leaves = tf.nest.flatten(fetches)
+        leaves = _flatten(fetches, [])
+        pack = _packer(fetches)
         fetch_names, targets, slots = [], [], []
         for leaf in leaves:
             el = graph.as_graph_element(leaf, allow_tensor=True, allow_operation=True)
@@ -97,8 +129,7 @@ def _compile(sess, fetches, feed_keys):
         # Session.run casts fed values to the placeholder's dtype; the callable does not
         out = run(*[v if getattr(v, "dtype", None) == dt else np.asarray(v, dtype=dt)
                     for v, dt in zip(values, dtypes)])
-        return tf.nest.pack_sequence_as(
-            fetches, [None if i is None else out[i] for i in slots])
+        return pack(iter([None if i is None else out[i] for i in slots]))
     return call
 
 
