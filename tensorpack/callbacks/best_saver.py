@@ -104,9 +104,7 @@ class MinSaver(Callback):
         target, record_file = self._target(), self._record_file()
         if not os.path.isfile(record_file):
             if os.path.isfile(target + ".index"):
-                logger.warn("[{}] '{}' exists but its value is unknown (no '{}'); the first "
-                            "'{}' of this run will replace it.".format(
-                                type(self).__name__, target, record_file, self.monitor_stat))
+                return self._best_from_history(target, record_file)
             return None
         try:
             with open(record_file) as f:
@@ -127,6 +125,34 @@ class MinSaver(Callback):
             return None
         logger.info("[{}] Resuming: best {} so far is {:.5g} at global_step={} ('{}').".format(
             type(self).__name__, self.monitor_stat, best[1], best[0], target))
+        return best
+
+    def _best_from_history(self, target, record_file):
+        """A copy made without a record (e.g. by upstream tensorpack): its value is unknown,
+        but it cannot beat the best value in ``stats.json``, so requiring a new model to beat
+        that value never replaces a better one."""
+        name = type(self).__name__
+        values = []
+        for d in {self.checkpoint_dir, logger.get_logger_dir()} - {None}:
+            try:
+                with open(os.path.join(d, "stats.json")) as f:
+                    stats = json.load(f)
+                values = [(int(e.get("global_step", -1)), float(e[self.monitor_stat]))
+                          for e in stats if isinstance(e, dict) and self.monitor_stat in e]
+            except (OSError, ValueError, TypeError):
+                continue
+            values = [v for v in values if math.isfinite(v[1])]
+            if values:
+                break
+        if not values:
+            logger.warn("[{}] '{}' exists but its value is unknown (no '{}', no '{}' in "
+                        "stats.json); the first '{}' of this run will replace it.".format(
+                            name, target, record_file, self.monitor_stat, self.monitor_stat))
+            return None
+        best = (max if self.reverse else min)(values, key=lambda sv: sv[1])
+        logger.warn("[{}] '{}' has no record of its value; assuming the best '{}' in "
+                    "stats.json, {:.5g} (global_step={}): only a better model replaces "
+                    "it.".format(name, target, self.monitor_stat, best[1], best[0]))
         return best
 
     # ---- per trigger ---------------------------------------------------------------------

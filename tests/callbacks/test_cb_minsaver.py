@@ -170,3 +170,24 @@ def test_hard_link_copy_survives_deletion_of_the_source(tmp_path):
                                    MinSaver("e")], steps_per_epoch=1, max_epoch=3)
     assert not os.path.exists(str(tmp_path / "model-1.index"))  # deleted by max_to_keep
     assert _step_of(str(tmp_path / "min-e")) == 1
+
+
+def test_copy_without_record_uses_the_best_value_in_stats_json(tmp_path):
+    """A min-STAT made by upstream (no .json record) is only replaced by a better value
+    than the best one stats.json remembers."""
+    set_logger_dir(tmp_path)
+    _run(tmp_path, [0.2], MinSaver("val-error"))
+    os.remove(str(tmp_path / "min-val-error.json"))
+    (tmp_path / "stats.json").write_text(json.dumps(
+        [{"val-error": 0.5, "epoch_num": 1, "global_step": 2},
+         {"val-error": 0.2, "epoch_num": 2, "global_step": 4}]))
+    tfv1.reset_default_graph()
+    with LogCapture() as logs:
+        _run(tmp_path, [0.3], MinSaver("val-error"), starting_epoch=3,
+             init_fn=_restore_latest(tmp_path))
+    assert _step_of(str(tmp_path / "min-val-error")) == 2  # 0.3 does not beat 0.2
+    assert any("assuming the best" in m for m in logs.messages(logging.WARNING))
+    tfv1.reset_default_graph()
+    _run(tmp_path, [0.1], MinSaver("val-error"), starting_epoch=4,
+         init_fn=_restore_latest(tmp_path))
+    assert _step_of(str(tmp_path / "min-val-error")) == 6
