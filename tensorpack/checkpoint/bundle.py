@@ -216,7 +216,7 @@ class TFCheckpointSource(CheckpointSource):
     read.
 
     Args:
-        prefix (str): the checkpoint prefix, e.g. ``train_log/model-5000``.
+        prefix (str or os.PathLike): the checkpoint prefix, e.g. ``train_log/model-5000``.
         verify (bool): check crc32c checksums of the index blocks and of tensor data.
 
     Raises:
@@ -226,6 +226,7 @@ class TFCheckpointSource(CheckpointSource):
 
     def __init__(self, prefix, verify=True):
         super().__init__()
+        prefix = os.fspath(prefix)
         self.prefix = prefix
         self.path = prefix
         self.verify = verify

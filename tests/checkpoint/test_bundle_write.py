@@ -57,6 +57,13 @@ def test_roundtrip_every_dtype(tmp_path):
             assert src.infos()[name].shape == arr.shape
 
 
+def test_pathlike_prefix(tmp_path):
+    prefix = write_tf_checkpoint(tmp_path / "p", {"x": np.arange(3)})
+    with TFCheckpointSource(tmp_path / "p") as src:
+        assert np.array_equal(src.read("x"), np.arange(3))
+    assert prefix == str(tmp_path / "p")
+
+
 def test_str_and_list_strings_are_utf8(tmp_path):
     write_tf_checkpoint(str(tmp_path / "m"), {"s": np.array(["caf\u00e9", "x"]),
                                               "t": np.array(["a", b"b"], dtype=object)})
