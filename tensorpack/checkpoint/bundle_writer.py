@@ -178,6 +178,12 @@ def write_tf_checkpoint(prefix, tensors, infos=None, fsync=False):
     mkdir_p(parent)
     data_path = data_file_name(prefix, 0, 1)
     index_path = prefix + ".index"
+    for path in (data_path, index_path):
+        if os.path.isdir(path):
+            # Checked up front: failing at the last rename would leave a new data file
+            # beside the old index.
+            raise IsADirectoryError("Cannot write checkpoint '{}': '{}' is a directory."
+                                    .format(prefix, path))
     data_tmp, index_tmp = _temp_name(data_path), _temp_name(index_path)
     created = []
     try:

@@ -277,3 +277,10 @@ def test_infos_from_a_source_are_honoured(tmp_path):
                             infos={"x": TensorInfo("x", (4,), "float64")})
     with pytest.raises(ValueError, match="cannot hold"):
         write_tf_checkpoint(str(tmp_path / "c"), {"x": np.ones(3)}, infos={"x": "resource"})
+
+
+def test_directory_in_the_way_fails_before_writing(tmp_path):
+    (tmp_path / "m.index").mkdir()
+    with pytest.raises(IsADirectoryError, match="m.index"):
+        write_tf_checkpoint(str(tmp_path / "m"), {"x": np.ones(2)})
+    assert _listing(tmp_path) == ["m.index"]
