@@ -170,6 +170,7 @@ def write_tf_checkpoint(prefix, tensors, infos=None, fsync=False):
     Raises:
         ValueError: a duplicate or non-string name, or an unsupported dtype. On any error
             the temporary files are removed and files at the final names are untouched.
+        IsADirectoryError: a directory sits at one of the final file names.
     """
     prefix = os.fspath(prefix)
     if infos is None and isinstance(tensors, CheckpointSource):
