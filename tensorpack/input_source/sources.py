@@ -252,8 +252,23 @@ class QueueInput(FeedfreeInput):
         self.thread.reinitialize_dataflow()
         self.thread.resume()
 
+    def _queue_size_ema_callback(self):
+        """Runs, with every step, an EMA of the queue size; it is summarized (as upstream
+        does) as ``QueueInput/queue_size``, so a starving input shows in the statistics."""
+        from tensorpack.callbacks.graph import RunOp
+        from tensorpack.tfutils.summary import add_moving_summary
+        with self.cached_name_scope():
+            size = tf.cast(self.queue.size(), tf.float32, name="queue_size")
+        ema_ops = add_moving_summary(size, collection=None, decay=0.5)
+        if not ema_ops:
+            return []
+        cb = RunOp(ema_ops[0].op, run_before=False, run_as_trigger=False, run_step=True)
+        cb.name_scope = "InputSource/EMA"
+        return [cb]
+
     def _get_callbacks(self):
-        return [_QueueThreadCallback(self.thread), _DataFlowReset(self._inf_ds)]
+        return ([_QueueThreadCallback(self.thread)] + self._queue_size_ema_callback()
+                + [_DataFlowReset(self._inf_ds)])
 
     def _get_input_tensors(self):
         with tf.device("/cpu:0"), self.cached_name_scope():

@@ -286,3 +286,15 @@ def test_queueinput_thread_exits_when_training_fails(fresh_graph):
     with pytest.raises(ValueError, match="boom"):
         _train([StopAt(3, "error")], steps=10, epochs=1, data=QueueInput(_df()))
     assert len(_enqueue_threads()) == before
+
+
+def test_queueinput_reports_its_queue_size(logdir):
+    import json
+    import os
+    config = TrainConfig(model=TinyModel(), data=QueueInput(_df()), callbacks=[],
+                         steps_per_epoch=3, max_epoch=1)
+    launch_train_with_config(config, SimpleTrainer())
+    with open(os.path.join(logdir, "stats.json")) as f:
+        stats = json.load(f)
+    assert "QueueInput/queue_size" in stats[-1]
+    assert 0 <= stats[-1]["QueueInput/queue_size"] <= 50
