@@ -2,8 +2,13 @@
 from tensorpack.dataflow.base import DataFlow, DataFlowTerminated, ProxyDataFlow, RNGDataFlow
 from tensorpack.dataflow.common import (BatchData, FixedSizeData, MapData, MapDataComponent,
                                         RepeatedData)
-from tensorpack.dataflow.raw import DataFromGenerator, DataFromIterable, DataFromList
+from tensorpack.dataflow.compose import (CacheData, ConcatData, JoinData, LocallyShuffleData,
+                                         RandomChooseData, RandomMixData, RepeatedDataPoint,
+                                         SelectComponent)
+from tensorpack.dataflow.raw import DataFromGenerator, DataFromIterable, DataFromList, FakeData
 
 __all__ = ["DataFlow", "DataFlowTerminated", "ProxyDataFlow", "RNGDataFlow", "BatchData",
            "FixedSizeData", "MapData", "MapDataComponent", "RepeatedData", "DataFromList",
-           "DataFromGenerator", "DataFromIterable"]
+           "DataFromGenerator", "DataFromIterable", "FakeData", "ConcatData", "JoinData",
+           "SelectComponent", "RandomChooseData", "RandomMixData", "LocallyShuffleData",
+           "CacheData", "RepeatedDataPoint"]

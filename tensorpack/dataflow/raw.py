@@ -1,7 +1,7 @@
 """DataFlows that produce data from Python objects."""
 from tensorpack.dataflow.base import DataFlow, RNGDataFlow
 
-__all__ = ["DataFromList", "DataFromGenerator", "DataFromIterable"]
+__all__ = ["DataFromList", "DataFromGenerator", "DataFromIterable", "FakeData"]
 
 
 class DataFromList(RNGDataFlow):
@@ -73,3 +73,44 @@ class DataFromIterable(DataFlow):
         yield from self._itr
 
 
+
+
+class FakeData(RNGDataFlow):
+    """Random arrays of given shapes, e.g. to benchmark a model without real data."""
+
+    def __init__(self, shapes, size=1000, random=True, dtype="float32", domain=(0, 1)):
+        """
+        Args:
+            shapes (list): one shape per component.
+            size (int): datapoints per pass.
+            random (bool): new values for every datapoint (else the same datapoint repeated).
+            dtype (str or list[str]): dtype of all components, or one per component.
+            domain (tuple or list[tuple]): ``(low, high)`` of all components, or one per
+                component.
+
+        Raises:
+            ValueError: if per-component lists do not match ``shapes`` in length.
+        """
+        super().__init__()
+        self.shapes = [tuple(s) for s in shapes]
+        self._size = int(size)
+        self.random = random
+        self.dtype = [dtype] * len(shapes) if isinstance(dtype, str) else list(dtype)
+        self.domain = [domain] * len(shapes) if isinstance(domain, tuple) else list(domain)
+        if len(self.dtype) != len(self.shapes) or len(self.domain) != len(self.shapes):
+            raise ValueError("FakeData: {} shapes but {} dtypes and {} domains.".format(
+                len(self.shapes), len(self.dtype), len(self.domain)))
+
+    def __len__(self):
+        return self._size
+
+    def _one(self):
+        return [(self.rng.rand(*s) * (hi - lo) + lo).astype(dt)
+                for s, dt, (lo, hi) in zip(self.shapes, self.dtype, self.domain)]
+
+    def __iter__(self):
+        if self.rng is None:
+            self.reset_state()
+        fixed = None if self.random else self._one()
+        for _ in range(self._size):
+            yield self._one() if self.random else list(fixed)
