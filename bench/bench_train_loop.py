@@ -10,15 +10,14 @@ the default callbacks and monitors) runs in separate processes: once with this p
 Usage: ``python bench/bench_train_loop.py [--steps 2000] [--epochs 3] [--repeat 3]``
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 
 from tabulate import tabulate
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import UPSTREAM_PYTHON, ratio, run_python  # noqa: E402
 
 WORKER = r'''
 import json, os, sys, time
@@ -71,22 +70,12 @@ print("RESULT " + json.dumps({"steps_per_sec": timed_steps / (clock.t1 - clock.t
 '''
 
 
-def run_worker(python, env_extra, steps, epochs, workdir, label):
-    script = os.path.join(workdir, "worker.py")
-    with open(script, "w") as f:
-        f.write(WORKER)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TENSORPACK_PROGRESS_REFRESH="1000")
-    env.pop("PYTHONPATH", None)
-    env.update(env_extra)
+def run_worker(python, ours, steps, epochs, workdir, label):
     logdir = os.path.join(workdir, "log-" + label)
-    # cwd is the temp dir, so upstream's python cannot pick up this repository by accident
-    proc = subprocess.run([python, script, str(steps), str(epochs), logdir], cwd=workdir,
-                          env=env, capture_output=True, text=True)
-    for line in proc.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError("{} worker failed (exit {}):\n{}".format(
-        label, proc.returncode, (proc.stdout + proc.stderr)[-3000:]))
+    # cwd is a temp dir, so upstream's python cannot pick up this repository by accident
+    res = run_python(WORKER, args=[steps, epochs, logdir], python=python, ours=ours,
+                     env={"TENSORPACK_PROGRESS_REFRESH": "1000"}, cwd=workdir)
+    return res.json()
 
 
 def main():
@@ -94,26 +83,24 @@ def main():
     parser.add_argument("--steps", type=int, default=2000, help="steps per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="epochs (the first is warm-up)")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--upstream-python", default="/work/venvs/upstream/bin/python")
+    parser.add_argument("--upstream-python", default=UPSTREAM_PYTHON)
     args = parser.parse_args()
 
-    sides = {"ours": (sys.executable, {"PYTHONPATH": REPO}),
-             "upstream 0.11": (args.upstream_python, {})}
+    sides = {"ours": (sys.executable, True), "upstream 0.11": (args.upstream_python, False)}
     best = {k: 0.0 for k in sides}
     with tempfile.TemporaryDirectory(prefix="bench_train_loop_") as work:
         for rep in range(args.repeat):
-            for label, (python, env) in sides.items():
-                res = run_worker(python, env, args.steps, args.epochs, work,
+            for label, (python, ours) in sides.items():
+                res = run_worker(python, ours, args.steps, args.epochs, work,
                                  label.split()[0])
                 best[label] = max(best[label], res["steps_per_sec"])
                 print("run {} {:>14}: {:8.1f} steps/s".format(rep + 1, label,
                                                               res["steps_per_sec"]),
                       flush=True)
-    ratio = best["ours"] / best["upstream 0.11"]
     print()
     print(tabulate([["ours", "{:.1f}".format(best["ours"])],
                     ["upstream 0.11", "{:.1f}".format(best["upstream 0.11"])],
-                    ["ratio ours/upstream", "{:.2f}x".format(ratio)]],
+                    ["ratio ours/upstream", ratio(best["ours"], best["upstream 0.11"])]],
                    headers=["training loop (tiny MLP, ModelSaver, {} timed steps)".format(
                        args.steps * (args.epochs - 1)), "best steps/s of {}".format(
                            args.repeat)]))
