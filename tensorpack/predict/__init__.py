@@ -1,5 +1,7 @@
 """Prediction: PredictConfig and predictors."""
 from tensorpack.predict.base import OfflinePredictor, OnlinePredictor, PredictorBase
 from tensorpack.predict.config import PredictConfig
+from tensorpack.predict.dataset import DatasetPredictorBase, SimpleDatasetPredictor
 
-__all__ = ["PredictorBase", "OnlinePredictor", "OfflinePredictor", "PredictConfig"]
+__all__ = ["PredictorBase", "OnlinePredictor", "OfflinePredictor", "PredictConfig",
+           "DatasetPredictorBase", "SimpleDatasetPredictor"]

@@ -78,3 +78,13 @@ def test_online_predictor_uses_default_session(fresh_graph):
         out, = pred(np.ones(2, "float32"))
     np.testing.assert_array_equal(out, [2, 2])
     assert y.name == "b:0"
+
+
+def test_simple_dataset_predictor(fresh_graph):
+    from tensorpack import DataFromList, SimpleDatasetPredictor
+    df = DataFromList([[np.full((1, 3), i, "float32")] for i in range(4)], shuffle=False)
+    config = PredictConfig(tower_func=_double, input_signature=SIG, output_names=["out"])
+    results = SimpleDatasetPredictor(config, df).get_all_result()
+    assert [float(r[0][0, 0]) for r in results] == [0.0, 2.0, 4.0, 6.0]
+    with pytest.raises(ValueError, match="DataFlow"):
+        SimpleDatasetPredictor(config, [1, 2])
