@@ -15,7 +15,6 @@ Usage: ``python bench/bench_model_saver.py [--mib 64] [--num-vars 16] [--repeat 
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from tabulate import tabulate  # noqa: E402
+
+from _common import median, ratio  # noqa: E402  (bench/ is the script's directory)
 
 from tensorpack.callbacks import ModelSaver  # noqa: E402
 from tensorpack.callbacks.best_saver import MinSaver  # noqa: E402
@@ -91,15 +92,14 @@ def main():
             copy_time = time.perf_counter() - t
         sess.close()
 
-        med = {k: statistics.median(v) for k, v in times.items()}
+        med = {k: median(v) for k, v in times.items()}
         gib = args.num_vars * args.mib / 1024
         rows = [[k, "{:.3f}".format(med[k]), "{:.3f}".format(min(v)),
                  "{:.2f}".format(gib / med[k]), len(v)] for k, v in times.items()]
         print(tabulate(rows, headers=["save of {:.2f} GiB".format(gib), "median s", "best s",
                                       "GiB/s (median)", "saves"]))
-        ratio = med["ModelSaver.trigger()"] / med["raw Saver.save()"]
-        print("ratio ModelSaver / raw Saver.save (medians): {:.3f}x  (target <= 1.1x)".format(
-            ratio))
+        print("ratio ModelSaver / raw Saver.save (medians): {}  (target <= 1.1x)".format(
+            ratio(med["ModelSaver.trigger()"], med["raw Saver.save()"])))
         print("MinSaver copy of one checkpoint (hard link, atomic): {:.4f}s".format(copy_time))
     finally:
         shutil.rmtree(root, ignore_errors=True)
