@@ -137,3 +137,34 @@ def test_save_failures_stop_the_real_trainer(tmp_path):
     assert trainer.epoch_num == 4
     log = open(str(tmp_path / "log.log")).read()
     assert log.count("FAILED to save checkpoint") == 3
+
+
+def test_auto_resume_keeps_history_and_best_model(tmp_path):
+    """Train 2 epochs, then resume to 4 with AutoResumeTrainConfig in the same logger dir:
+    stats.json continues, steps continue, and min-validation_error is the best of both runs."""
+    from tensorpack.train import AutoResumeTrainConfig
+
+    def run(max_epoch):
+        tfv1.reset_default_graph()
+        set_logger_dir(tmp_path)
+        val = BatchData(DataFromList(_data(10, 1), shuffle=False), 4, remainder=True)
+        config = AutoResumeTrainConfig(
+            model=Linear(), dataflow=BatchData(DataFromList(_data(64, 0), shuffle=False), 8),
+            callbacks=[ModelSaver(), InferenceRunner(val, [ClassificationError()]),
+                       MinSaver("validation_error")],
+            max_epoch=max_epoch)
+        launch_train_with_config(config, SimpleTrainer())
+
+    run(2)
+    first = json.load(open(str(tmp_path / "stats.json")))
+    run(4)
+    stats = json.load(open(str(tmp_path / "stats.json")))
+    assert stats[:2] == first
+    assert [s["epoch_num"] for s in stats] == [1, 2, 3, 4]
+    assert [s["global_step"] for s in stats] == [8, 16, 24, 32]
+    rec = json.load(open(str(tmp_path / "min-validation_error.json")))
+    errors = [s["validation_error"] for s in stats]
+    assert rec["value"] == min(errors)
+    assert rec["global_step"] == stats[errors.index(min(errors))]["global_step"]
+    copy = tfv1.train.NewCheckpointReader(str(tmp_path / "min-validation_error"))
+    assert copy.get_tensor("global_step") == rec["global_step"]
