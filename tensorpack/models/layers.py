@@ -6,7 +6,8 @@ from tensorpack.compat import tfv1
 from tensorpack.models.registry import layer_register
 from tensorpack.tfutils.tower import get_current_tower_context
 
-__all__ = ["FullyConnected", "Conv2D", "MaxPooling", "BatchNorm", "Dropout"]
+__all__ = ["FullyConnected", "Conv2D", "MaxPooling", "AvgPooling", "GlobalAvgPooling",
+           "BatchNorm", "BNReLU", "Dropout"]
 
 
 def _default_kernel_init():
@@ -117,6 +118,36 @@ def MaxPooling(inputs, pool_size, strides=None, padding="valid", data_format="ch
     return tf.identity(out, name="output")
 
 
+@layer_register(log_shape=True)
+def AvgPooling(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
+    """Average pooling; ``strides`` defaults to ``pool_size``.
+
+    Returns:
+        tf.Tensor: named ``output``.
+    """
+    nhwc = _nhwc(data_format)
+    ph, pw = _pair(pool_size)
+    sh, sw = _pair(pool_size if strides is None else strides)
+    ksize = [1, ph, pw, 1] if nhwc else [1, 1, ph, pw]
+    st = [1, sh, sw, 1] if nhwc else [1, 1, sh, sw]
+    out = tf.nn.avg_pool2d(inputs, ksize, st, padding.upper(),
+                           data_format="NHWC" if nhwc else "NCHW")
+    return tf.identity(out, name="output")
+
+
+@layer_register(log_shape=True)
+def GlobalAvgPooling(x, data_format="channels_last"):
+    """Average over the spatial axes of a 4D tensor.
+
+    Returns:
+        tf.Tensor: of shape (N, C), named ``output``.
+    """
+    if x.shape.rank != 4:
+        raise ValueError("GlobalAvgPooling needs a 4D tensor, got shape {}.".format(x.shape))
+    axes = [1, 2] if _nhwc(data_format) else [2, 3]
+    return tf.reduce_mean(x, axes, name="output")
+
+
 def _is_training(training):
     if training is not None:
         return bool(training)
@@ -180,6 +211,18 @@ def BatchNorm(inputs, axis=None, training=None, momentum=0.9, epsilon=1e-5, cent
                                     reshape(tf.cast(gamma, x.dtype)) if scale else None,
                                     epsilon)
     return tf.identity(out, name="output")
+
+
+@layer_register(log_shape=False, use_scope=None)
+def BNReLU(x, name=None):
+    """BatchNorm (variables under ``bn/``) followed by ReLU. Usable as an activation
+    (``Conv2D(..., activation=BNReLU)``, variables ``<conv>/bn/*``) or as a layer with a name.
+
+    Returns:
+        tf.Tensor
+    """
+    x = BatchNorm("bn", x)
+    return tf.nn.relu(x, name=name or "output")
 
 
 @layer_register(use_scope=False)

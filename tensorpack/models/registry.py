@@ -12,9 +12,10 @@ import functools
 from tensorpack.compat import tfv1
 from tensorpack.utils import logger
 
-__all__ = ["layer_register", "argscope", "get_arg_scope"]
+__all__ = ["layer_register", "argscope", "get_arg_scope", "get_registered_layer"]
 
 _ARG_SCOPE_STACK = []
+_LAYER_REGISTRY = {}
 _LOGGED_SCOPES = set()
 
 
@@ -57,23 +58,31 @@ def _shape_str(t):
     return str(t.shape.as_list() if t.shape.rank is not None else "?")
 
 
+def get_registered_layer(name):
+    """Returns: the registered layer called ``name``, or None."""
+    return _LAYER_REGISTRY.get(name)
+
+
 def layer_register(log_shape=True, use_scope=True):
     """Turn ``func(inputs, ...)`` into a layer called as ``Layer(name, inputs, ...)``.
 
     Args:
         log_shape (bool): log the input and output shapes the first time a name is built.
-        use_scope (bool): open ``variable_scope(name)`` around the layer.
+        use_scope (bool or None): True: called with a name, built in ``variable_scope(name)``;
+            None: the name is optional (with one, as for True); False: an optional name
+            only opens a name scope.
     """
     def wrap(func):
         @functools.wraps(func)
         def layer(*args, **kwargs):
-            if use_scope:
-                if not args or not isinstance(args[0], str):
-                    raise ValueError("{} must be called as {}(name, inputs, ...), got {!r} as "
-                                     "the first argument.".format(func.__name__, func.__name__,
-                                                                  args[:1]))
+            named = bool(args) and isinstance(args[0], str)
+            if use_scope and not named:
+                raise ValueError("{} must be called as {}(name, inputs, ...), got {!r} as "
+                                 "the first argument.".format(func.__name__, func.__name__,
+                                                              args[:1]))
+            if named and use_scope is not False:
                 name, inputs, rest = args[0], args[1], args[2:]
-            elif args and isinstance(args[0], str):  # optional name: a name scope only
+            elif named:  # a name for a layer without variables: just a name scope
                 with tfv1.name_scope(args[0]):
                     actual = dict(get_arg_scope().get(func.__name__, {}), **kwargs)
                     return func(*args[1:], **actual)
@@ -92,5 +101,7 @@ def layer_register(log_shape=True, use_scope=True):
             return outputs
         layer._is_registered_layer = True
         layer.symbolic_function = func
+        layer.use_scope = use_scope
+        _LAYER_REGISTRY[func.__name__] = layer
         return layer
     return wrap

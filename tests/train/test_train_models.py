@@ -93,3 +93,56 @@ def test_dropout_only_while_training(fresh_graph):
         a, b = sess.run([off, on])
     assert (a == 1).all()
     assert 0.3 < (b == 0).mean() < 0.7
+
+
+def test_pooling_variants_and_bnrelu(fresh_graph):
+    from tensorpack import AvgPooling, BNReLU, GlobalAvgPooling
+    x = tfv1.placeholder(tf.float32, [None, 4, 4, 2])
+    assert AvgPooling("avg", x, 2).shape.as_list() == [None, 2, 2, 2]
+    g = GlobalAvgPooling("gap", x)
+    assert g.shape.as_list() == [None, 2] and g.name == "gap/output:0"
+    with TowerContext("", is_training=True):
+        y = BNReLU("bnr", x)
+    assert {"bnr/bn/beta", "bnr/bn/gamma"} <= set(_vars())
+    data = np.random.RandomState(0).randn(3, 4, 4, 2).astype("float32")
+    with tfv1.Session() as sess:
+        sess.run(tfv1.global_variables_initializer())
+        np.testing.assert_allclose(sess.run(g, {x: data}), data.mean((1, 2)), rtol=1e-5)
+        assert (sess.run(y, {x: data}) >= 0).all()
+
+
+def test_regularize_cost(fresh_graph):
+    from tensorpack import l2_regularizer, regularize_cost
+    x = tfv1.placeholder(tf.float32, [None, 3])
+    with TowerContext("", is_training=True):
+        FullyConnected("fc0", x, 2, kernel_initializer=tfv1.ones_initializer())
+        FullyConnected("fc1", x, 2, kernel_initializer=tfv1.ones_initializer())
+        cost = regularize_cost("fc0/W", l2_regularizer(0.5))
+        none = regularize_cost("nothing", l2_regularizer(0.5))
+    with TowerContext("pred", is_training=False):
+        zero = regularize_cost(".*", l2_regularizer(0.5))
+    with tfv1.Session() as sess:
+        sess.run(tfv1.global_variables_initializer())
+        # only fc0/W (6 ones): 0.5 * sum(1) / 2
+        assert sess.run([cost, none, zero]) == [1.5, 0.0, 0.0]
+
+
+def test_linear_wrap_chains_layers_and_tf_functions(fresh_graph):
+    from tensorpack import LinearWrap
+    x = tfv1.placeholder(tf.float32, [None, 4, 4, 1])
+    out = (LinearWrap(x)
+           .Conv2D("conv0", 3, 3)
+           .MaxPooling("pool0", 2)
+           .tf.nn.relu()
+           .FullyConnected("fc", 5)())
+    assert out.name == "fc/output:0" and out.shape.as_list() == [None, 5]
+    with pytest.raises(AttributeError, match="registered layer"):
+        LinearWrap(x).NotALayer
+
+
+def test_bnrelu_as_activation(fresh_graph):
+    from tensorpack import BNReLU
+    x = tfv1.placeholder(tf.float32, [None, 4, 4, 2])
+    with TowerContext("", is_training=True):
+        Conv2D("conv0", x, 3, 3, activation=BNReLU)
+    assert {"conv0/W", "conv0/b", "conv0/bn/beta", "conv0/bn/gamma"} <= set(_vars())
