@@ -232,7 +232,7 @@ class AutoResumeTrainConfig(TrainConfig):
             why = "epoch unknown (no stats.json, global_step {})".format(
                 "unreadable" if step is None else "{} with steps_per_epoch 0".format(step))
 
-        use_init = always_resume or "session_init" not in kwargs
+        use_init = always_resume or kwargs.get("session_init") is None
         if not use_init:
             logger.info("AutoResumeTrainConfig: found checkpoint '{}' (global_step {}) but "
                         "always_resume=False and session_init was given: keeping your "

@@ -148,3 +148,10 @@ def test_global_step_is_read_without_tensorflow(logdir, monkeypatch):
         raise AssertionError("TensorFlow's reader must not be needed")
     monkeypatch.setattr(tf.train, "load_variable", no_tf)
     assert _read_global_step(os.path.join(logdir, "model-3")) == 3
+
+
+def test_always_resume_false_treats_session_init_none_as_not_given(logdir, captured):
+    _run(max_epoch=1, monitors=[])
+    config = AutoResumeTrainConfig(always_resume=False, model=TinyModel(), dataflow=_df(),
+                                   steps_per_epoch=3, session_init=None)
+    assert isinstance(config.session_init, SaverRestore) and config.starting_epoch == 2
