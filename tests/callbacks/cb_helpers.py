@@ -8,13 +8,12 @@ import logging
 
 import pytest
 
-from tensorflow.python.training.monitored_session import _HookedSession
-
 from tensorpack.callbacks.group import Callbacks
 from tensorpack.callbacks.monitor import Monitors
 from tensorpack.callbacks.steps import MaintainStepCounter
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.common import get_global_step_var, get_global_step_value
+from tensorpack.train.hooked_session import HookedSession
 from tensorpack.utils import logger
 
 
@@ -60,7 +59,7 @@ class FakeTrainer:
         self.sess.run([tfv1.global_variables_initializer(), tfv1.local_variables_initializer()])
         if init_fn is not None:
             init_fn(self.sess)
-        self.hooked_sess = _HookedSession(self.sess, self.callbacks.get_hooks())
+        self.hooked_sess = HookedSession(self.sess, self.callbacks.get_hooks())
         self.sess.graph.finalize()
         loop = self.loop
         loop.starting_epoch, loop.max_epoch = starting_epoch, max_epoch
