@@ -298,3 +298,29 @@ def test_queueinput_reports_its_queue_size(logdir):
         stats = json.load(f)
     assert "QueueInput/queue_size" in stats[-1]
     assert 0 <= stats[-1]["QueueInput/queue_size"] <= 50
+
+
+@pytest.mark.parametrize("make", ["replicated", "ps", "sync", "async"])
+def test_one_device_data_parallel_trainers_train_like_upstream(fresh_graph, make):
+    from tensorpack import (AsyncMultiGPUTrainer, SyncMultiGPUTrainer,
+                            SyncMultiGPUTrainerParameterServer, SyncMultiGPUTrainerReplicated)
+    trainer = {"replicated": lambda: SyncMultiGPUTrainerReplicated(1),
+               "ps": lambda: SyncMultiGPUTrainerParameterServer([0], ps_device="cpu"),
+               "sync": lambda: SyncMultiGPUTrainer(1),
+               "async": lambda: AsyncMultiGPUTrainer(1)}[make]()
+    rec = Recorder()
+    config = TrainConfig(model=TinyModel(summary=False), dataflow=_df(), callbacks=[rec],
+                         monitors=[], extra_callbacks=[], steps_per_epoch=2, max_epoch=1)
+    launch_train_with_config(config, trainer)  # a DataFlow gets a QueueInput, as upstream
+    assert trainer.global_step == 2
+    names = {op.name for op in tfv1.get_default_graph().get_operations()}
+    assert "tower0/cost" in names and "fc/W" in names  # upstream's one-GPU naming
+    assert trainer.towers.training()[0].get_tensor("cost").name == "tower0/cost:0"
+
+
+def test_multi_gpu_is_a_clear_error():
+    from tensorpack import SyncMultiGPUTrainerReplicated
+    with pytest.raises(NotImplementedError, match="multi-GPU"):
+        SyncMultiGPUTrainerReplicated(2)
+    with pytest.raises(ValueError, match="positive"):
+        SyncMultiGPUTrainerReplicated(0)
