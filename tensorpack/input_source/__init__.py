@@ -1,5 +1,8 @@
 """Input sources: where the model's input tensors come from during training."""
 from tensorpack.input_source.base import InputSource, build_or_reuse_placeholder
 from tensorpack.input_source.sources import FeedfreeInput, FeedInput, PlaceholderInput, QueueInput
+from tensorpack.input_source.tensor_sources import (DummyConstantInput, StagingInput,
+                                                    TensorInput, TFDatasetInput)
 
-__all__ = ["InputSource", "PlaceholderInput", "FeedInput", "FeedfreeInput", "QueueInput"]
+__all__ = ["InputSource", "PlaceholderInput", "FeedInput", "FeedfreeInput", "QueueInput",
+           "TensorInput", "DummyConstantInput", "TFDatasetInput", "StagingInput"]
