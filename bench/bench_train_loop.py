@@ -7,7 +7,8 @@ the default callbacks and monitors) runs in separate processes: once with this p
 (``--upstream-python``, default ``/work/venvs/upstream/bin/python``). Runs alternate, each side
 ``--repeat`` times; the best steps/s of each side is reported, and their ratio (target >= 1.0x).
 
-Usage: ``python bench/bench_train_loop.py [--steps 2000] [--epochs 3] [--repeat 3]``
+Usage: ``python bench/bench_train_loop.py [--steps 2000] [--epochs 3] [--repeat 3]
+[--input feed|queue]``
 """
 import argparse
 import os
@@ -25,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import tensorflow as tf
 tf.compat.v1.disable_eager_execution()   # upstream needs graph mode set up front
-from tensorpack import (BatchData, Callback, DataFromList, ModelDesc, ModelSaver,
+from tensorpack import (BatchData, Callback, DataFromList, ModelDesc, ModelSaver, QueueInput,
                         SimpleTrainer, TrainConfig, launch_train_with_config, logger)
 tfv1 = tf.compat.v1
 
@@ -36,7 +37,7 @@ def fc(name, x, units):
         b = tfv1.get_variable("b", [units], initializer=tfv1.zeros_initializer())
         return tf.matmul(x, w) + b
 
-steps, epochs, logdir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+steps, epochs, logdir, input_kind = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 
 class Tiny(ModelDesc):
     def inputs(self):
@@ -61,8 +62,10 @@ rng = np.random.RandomState(0)
 points = [[rng.rand(16).astype("float32"), np.int32(i % 4)] for i in range(256)]
 logger.set_logger_dir(logdir, action="d")
 clock = Clock()
-config = TrainConfig(model=Tiny(), dataflow=BatchData(DataFromList(points, shuffle=False), 8),
-                     callbacks=[clock, ModelSaver()], steps_per_epoch=steps, max_epoch=epochs)
+df = BatchData(DataFromList(points, shuffle=False), 8)
+data = dict(dataflow=df) if input_kind == "feed" else dict(data=QueueInput(df))
+config = TrainConfig(model=Tiny(), callbacks=[clock, ModelSaver()], steps_per_epoch=steps,
+                     max_epoch=epochs, **data)
 launch_train_with_config(config, SimpleTrainer())
 timed_steps = steps * (epochs - 1)
 print("RESULT " + json.dumps({"steps_per_sec": timed_steps / (clock.t1 - clock.t0),
@@ -70,10 +73,10 @@ print("RESULT " + json.dumps({"steps_per_sec": timed_steps / (clock.t1 - clock.t
 '''
 
 
-def run_worker(python, ours, steps, epochs, workdir, label):
+def run_worker(python, ours, steps, epochs, workdir, label, input_kind):
     logdir = os.path.join(workdir, "log-" + label)
     # cwd is a temp dir, so upstream's python cannot pick up this repository by accident
-    res = run_python(WORKER, args=[steps, epochs, logdir], python=python, ours=ours,
+    res = run_python(WORKER, args=[steps, epochs, logdir, input_kind], python=python, ours=ours,
                      env={"TENSORPACK_PROGRESS_REFRESH": "1000"}, cwd=workdir)
     return res.json()
 
@@ -83,6 +86,8 @@ def main():
     parser.add_argument("--steps", type=int, default=2000, help="steps per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="epochs (the first is warm-up)")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--input", choices=["feed", "queue"], default="feed",
+                        help="FeedInput (SimpleTrainer's default) or QueueInput")
     parser.add_argument("--upstream-python", default=UPSTREAM_PYTHON)
     args = parser.parse_args()
 
@@ -92,7 +97,7 @@ def main():
         for rep in range(args.repeat):
             for label, (python, ours) in sides.items():
                 res = run_worker(python, ours, args.steps, args.epochs, work,
-                                 label.split()[0])
+                                 label.split()[0], args.input)
                 best[label] = max(best[label], res["steps_per_sec"])
                 print("run {} {:>14}: {:8.1f} steps/s".format(rep + 1, label,
                                                               res["steps_per_sec"]),
@@ -101,7 +106,8 @@ def main():
     print(tabulate([["ours", "{:.1f}".format(best["ours"])],
                     ["upstream 0.11", "{:.1f}".format(best["upstream 0.11"])],
                     ["ratio ours/upstream", ratio(best["ours"], best["upstream 0.11"])]],
-                   headers=["training loop (tiny MLP, ModelSaver, {} timed steps)".format(
+                   headers=["training loop (tiny MLP, {}, ModelSaver, {} timed steps)".format(
+                       "FeedInput" if args.input == "feed" else "QueueInput",
                        args.steps * (args.epochs - 1)), "best steps/s of {}".format(
                            args.repeat)]))
 
