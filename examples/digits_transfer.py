@@ -70,6 +70,7 @@ def split(digits, seed):
 
 
 def datapoints(x, y):
+    """Pair images with labels: the datapoints ``[image, label]`` of a DataFlow."""
     return [[a, b] for a, b in zip(x, y)]
 
 
