@@ -30,7 +30,6 @@ import subprocess
 import sys
 
 import numpy as np
-import tabulate as _tabulate
 from tabulate import tabulate
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -132,7 +131,7 @@ def bench_listing(ckpts, repeat):
         rows.append(["(a) list " + label, "{:.3f} s".format(o), "{:.3f} s".format(t),
                      C.ratio(o, t), "<= 0.15x" if has_target else "(report)",
                      _met(o / t, 0.15, le=True) if has_target else "-"])
-        rows.append(["    peak RSS", C.human_bytes(max(r.peak_rss for r in ours)),
+        rows.append(["(a)   same runs, peak RSS", C.human_bytes(max(r.peak_rss for r in ours)),
                      C.human_bytes(max(r.peak_rss for r in theirs)),
                      C.ratio(max(r.peak_rss for r in ours), max(r.peak_rss for r in theirs)),
                      "", ""])
@@ -145,7 +144,8 @@ def bench_read(prefix, repeat):
     assert ours["bytes"] == theirs["bytes"], (ours, theirs)
     o_tp = ours["bytes"] / ours["seconds"] / 2**30
     t_tp = theirs["bytes"] / theirs["seconds"] / 2**30
-    return [["(b) read all, crc verified ({})".format(ours["crc"]), "{:.2f} GiB/s ({:.3f} s)".format(o_tp, ours["seconds"]),
+    return [["(b) read all, crc verified ({})".format(ours["crc"]),
+             "{:.2f} GiB/s ({:.3f} s)".format(o_tp, ours["seconds"]),
              "{:.2f} GiB/s ({:.3f} s)".format(t_tp, theirs["seconds"]),
              C.ratio(o_tp, t_tp) + " throughput", ">= 0.8x", _met(o_tp / t_tp, 0.8, le=False)]]
 
@@ -179,8 +179,8 @@ def bench_convert(prefix, out_dir, repeat):
         rows.append(["(c) to npz: " + label + ", peak RSS", C.human_bytes(rss),
                      C.human_bytes(t_rss), C.ratio(rss, t_rss), "<= 0.1x",
                      _met(rss / t_rss, 0.1, le=True)])
-        rows.append(["    wall time", "{:.2f} s".format(wall), "{:.2f} s".format(t_wall),
-                     C.ratio(wall, t_wall), "(report)", "-"])
+        rows.append(["(c)   same runs, wall time", "{:.2f} s".format(wall),
+                     "{:.2f} s".format(t_wall), C.ratio(wall, t_wall), "(report)", "-"])
     return rows
 
 
@@ -212,7 +212,6 @@ def main():
     rows += bench_read(big_ckpt, repeat)
     rows += bench_convert(big_ckpt, work, repeat)
     print()
-    _tabulate.PRESERVE_WHITESPACE = True   # indented sub-rows
     print("checkpoint I/O: this project vs TensorFlow 2 ({} python, best of {})".format(
         sys.version.split()[0], repeat))
     print(tabulate(rows, headers=["measure", "ours", "TensorFlow", "ratio ours/TF", "target",

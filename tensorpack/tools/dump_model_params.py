@@ -8,9 +8,9 @@ tensor is kept, which turns the tool into a converter.
 
 The input may be a training log directory: then the checkpoint with the highest step and
 the newest ``graph-*.meta`` (by modification time; or else the ``.meta`` saved with that
-checkpoint) are used, and the choice is logged. The output is ``.npz`` (names end in ``:0``, as upstream writes them),
-``.safetensors``, or else a TF checkpoint prefix. The metagraph is read without
-TensorFlow, and tensors are streamed one at a time.
+checkpoint) are used, and the choice is logged. The output is ``.npz`` (names end in
+``:0``, as upstream writes them), ``.safetensors``, or else a TF checkpoint prefix. The
+metagraph is read without TensorFlow, and tensors are streamed one at a time.
 
 Examples::
 
