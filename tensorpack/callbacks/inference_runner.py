@@ -11,11 +11,11 @@ import tqdm
 
 from tensorpack.compat import tfv1
 from tensorpack.utils import logger
+from tensorpack.utils.utils import get_tqdm_kwargs
 
 from .base import Callback
 from .group import Callbacks
 from .inference import Inferencer
-from .steps import get_tqdm_kwargs
 
 __all__ = ["InferenceRunnerBase", "InferenceRunner"]
 

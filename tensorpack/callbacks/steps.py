@@ -1,13 +1,11 @@
 """Per-step callbacks: the global-step counter and the progress bar."""
-import os
-import sys
-
 import tqdm
 
 from tensorpack.checkpoint.names import get_op_tensor_name
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.common import get_global_step_var
 from tensorpack.utils import logger
+from tensorpack.utils.utils import get_tqdm_kwargs
 
 from .base import Callback
 
@@ -15,33 +13,6 @@ __all__ = ["TensorPrinter", "ProgressBar"]
 
 GLOBAL_STEP_INCR_OP_NAME = "global_step_incr"
 
-
-def get_tqdm_kwargs(**kwargs):
-    """tqdm options giving every tensorpack bar the same look.
-
-    ``TENSORPACK_PROGRESS_REFRESH`` (seconds) overrides the refresh interval; without a
-    terminal the bar refreshes rarely so that log files stay readable.
-
-    Args:
-        kwargs: extra tqdm options, taking precedence.
-
-    Returns:
-        dict
-    """
-    opts = dict(smoothing=0.5, dynamic_ncols=True, ascii=True,
-                bar_format="{l_bar}{bar}|{n_fmt}/{total_fmt}[{elapsed}<{remaining},"
-                           "{rate_noinv_fmt}]")
-    env = os.environ.get("TENSORPACK_PROGRESS_REFRESH")
-    if env is not None:
-        opts["mininterval"] = float(env)
-    else:
-        out = kwargs.get("file", sys.stderr)
-        interactive = getattr(out, "isatty", lambda: False)()
-        if not interactive and "ipykernel" in sys.modules:  # a notebook is interactive too
-            interactive = type(out).__module__.startswith("ipykernel")
-        opts["mininterval"] = 0.5 if interactive else 180
-    opts.update(kwargs)
-    return opts
 
 
 class TensorPrinter(Callback):

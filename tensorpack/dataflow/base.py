@@ -3,12 +3,10 @@
 A datapoint is a list (or dict) of components, e.g. ``[image, label]``. This module never
 imports TensorFlow, so data pipelines run anywhere.
 """
-import os
 import threading
-import time
 from abc import ABCMeta, abstractmethod
 
-import numpy as np
+from tensorpack.utils.utils import get_rng
 
 __all__ = ["DataFlow", "ProxyDataFlow", "RNGDataFlow", "DataFlowTerminated"]
 
@@ -33,20 +31,6 @@ class DataFlowReentrantGuard:
         self._lock.release()
         return False
 
-
-def get_rng(obj=None):
-    """A NumPy RandomState seeded from the object, the process id and the clock.
-
-    Different processes (e.g. forked workers) therefore get different streams.
-
-    Args:
-        obj: any object; its id is mixed into the seed.
-
-    Returns:
-        np.random.RandomState
-    """
-    seed = (id(obj) + os.getpid() + time.time_ns() // 1000) % 4294967295
-    return np.random.RandomState(seed)
 
 
 class _DataFlowMeta(ABCMeta):

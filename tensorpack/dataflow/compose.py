@@ -4,9 +4,9 @@ import itertools
 
 import numpy as np
 
-from tensorpack.dataflow.base import (DataFlow, DataFlowReentrantGuard, ProxyDataFlow,
-                                      RNGDataFlow, get_rng)
+from tensorpack.dataflow.base import DataFlow, DataFlowReentrantGuard, ProxyDataFlow, RNGDataFlow
 from tensorpack.dataflow.common import MapData, RepeatedData
+from tensorpack.utils.utils import get_rng
 
 __all__ = ["ConcatData", "JoinData", "SelectComponent", "RandomChooseData", "RandomMixData",
            "LocallyShuffleData", "CacheData", "RepeatedDataPoint"]
