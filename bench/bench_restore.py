@@ -1,0 +1,202 @@
+#!/usr/bin/env python
+"""Restore into a freshly built graph: this project vs upstream tensorpack 0.11 vs raw TF.
+
+Scenarios (``--scenario``):
+
+* ``many``: 3,000 float32 variables, 64 MiB in all (1,500 layers of ``W`` and ``b``);
+* ``big``: 200 float32 variables, 1 GiB in all.
+
+For each scenario the data is written once (a TF checkpoint by ``tf.compat.v1.train.Saver``
+and an uncompressed ``.npz`` whose keys carry ``:0``, as upstream's ``dump_session_params``
+names them), then every measurement runs in its own fresh process: build the graph, create
+the session and run the variables' initializer (all untimed), then time the restore call:
+
+* ``ours ckpt`` / ``ours npz``: ``SmartInit(path).init(sess)`` with this repository;
+* ``upstream ckpt`` / ``upstream npz``: the same call with upstream tensorpack 0.11 (its own
+  virtualenv, :data:`_common.UPSTREAM_PYTHON`, in graph mode);
+* ``raw Saver``: ``tf.compat.v1.train.Saver(var_list).restore(sess, prefix)``, the Saver's
+  construction included (its restore-only time is printed too).
+
+Reported per measurement: the wall time of the restore call (best of ``--repeat`` fresh
+processes) and the added peak RSS during it (RSS sampled every millisecond by a thread,
+minus the RSS just before the call), with ratios against upstream and against raw Saver.
+Targets (issue 3): ``many``: ours <= 0.8x upstream and <= 1.2x raw Saver;
+``big``: added peak memory <= 0.5x upstream's.
+
+Usage: ``python bench/bench_restore.py [--scenario many big] [--repeat 2]``
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import (REPO, UPSTREAM_PYTHON, human_bytes, ratio, run_python,  # noqa: E402
+                     work_dir)
+
+SCENARIOS = {
+    # name: (number of variables, floats per variable as a 2-D shape)
+    "many": (3000, (175, 64)),     # 3000 x 43.75 KiB = 64.1 MiB
+    "big": (200, (2048, 655)),     # 200 x 5.12 MiB = 1023 MiB
+}
+
+# The graph, shared by every worker (upstream's venv included): plain compat.v1 code.
+_GRAPH = r'''
+import os, sys, time, threading, json, resource
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+import numpy as np
+import tensorflow as tf
+tf.compat.v1.disable_eager_execution()
+tfv1 = tf.compat.v1
+NUM, SHAPE = {num}, {shape}
+
+def build():
+    out = []
+    for i in range(NUM // 2):
+        with tfv1.variable_scope("layer%d" % i):
+            out.append(tfv1.get_variable("W", SHAPE))
+            out.append(tfv1.get_variable("b", SHAPE, initializer=tfv1.zeros_initializer()))
+    return out
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+class Peak:
+    def __enter__(self):
+        self.base = rss()
+        self.peak = self.base
+        self.stop = False
+        def loop():
+            while not self.stop:
+                self.peak = max(self.peak, rss())
+                time.sleep(0.001)
+        self.t = threading.Thread(target=loop, daemon=True)
+        self.t.start()
+        return self
+    def __exit__(self, *a):
+        self.stop = True
+        self.t.join()
+        self.peak = max(self.peak, rss())
+'''
+
+_MAKE = _GRAPH + r'''
+data = sys.argv[1]
+vs = build()
+with tfv1.Session() as sess:
+    sess.run(tfv1.global_variables_initializer())
+    tfv1.train.Saver(vs).save(sess, os.path.join(data, "ckpt", "model-1"), write_meta_graph=False)
+    # stream the npz: np.savez would need everything in memory at once
+    import zipfile
+    with zipfile.ZipFile(os.path.join(data, "model.npz.tmp"), "w", zipfile.ZIP_STORED,
+                         allowZip64=True) as z:
+        step = max(1, len(vs) // 8)  # few runs: each new fetch list costs graph preparation
+        for i in range(0, len(vs), step):
+            for v, val in zip(vs[i:i + step], sess.run(vs[i:i + step])):
+                with z.open(v.name + ".npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, val)
+    os.rename(os.path.join(data, "model.npz.tmp"), os.path.join(data, "model.npz"))
+print("RESULT {{}}")
+'''
+
+_WORKER = _GRAPH + r'''
+mode, path = sys.argv[1], sys.argv[2]
+vs = build()
+sess = tfv1.Session()
+sess.run(tfv1.global_variables_initializer())
+extra = {{}}
+if mode == "raw":
+    with Peak() as p:
+        t0 = time.perf_counter()
+        saver = tfv1.train.Saver(vs)
+        t1 = time.perf_counter()
+        saver.restore(sess, path)
+        t2 = time.perf_counter()
+    extra["restore_only"] = t2 - t1
+else:
+    if mode == "ours":
+        sys.path.insert(0, {repo!r})
+    from tensorpack.tfutils.sessinit import SmartInit
+    with sess.as_default(), Peak() as p:
+        t0 = time.perf_counter()
+        SmartInit(path).init(sess)
+        t2 = time.perf_counter()
+# check the values really arrived (untimed)
+v = vs[2]
+name = v.op.name
+if path.endswith(".npz"):
+    ref = np.load(path)[v.name]
+else:
+    ref = tfv1.train.load_variable(path, name)
+ok = bool(np.array_equal(sess.run(v), ref))
+print("RESULT " + json.dumps(dict(time=t2 - t0, added=p.peak - p.base, ok=ok, **extra)))
+'''
+
+
+def make_data(scenario):
+    num, shape = SCENARIOS[scenario]
+    data = work_dir("restore_" + scenario)
+    if not os.path.exists(os.path.join(data, "model.npz")):
+        print("writing the {} data into {} ...".format(scenario, data), flush=True)
+        run_python(_MAKE.format(num=num, shape=shape, repo=REPO), [data])
+    return data
+
+
+def measure(scenario, who, kind, data, repeat):
+    num, shape = SCENARIOS[scenario]
+    path = os.path.join(data, "model.npz") if kind == "npz" else os.path.join(data, "ckpt",
+                                                                             "model-1")
+    mode = {"ours": "ours", "upstream": "upstream", "raw": "raw"}[who]
+    code = _WORKER.format(num=num, shape=shape, repo=REPO)
+    runs = []
+    for _ in range(repeat):
+        res = run_python(code, [mode, path], python=UPSTREAM_PYTHON if who == "upstream"
+                         else None, ours=(who == "ours"))
+        r = res.json()
+        if not r["ok"]:
+            raise RuntimeError("{} {} restored wrong values".format(who, kind))
+        runs.append(r)
+        print("  {:<9} {:<5} {:6.2f} s  +{}".format(who, kind, r["time"],
+                                                   human_bytes(r["added"])), flush=True)
+    return min(runs, key=lambda r: r["time"]), min(r["added"] for r in runs)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scenario", nargs="+", default=["many", "big"], choices=list(SCENARIOS))
+    p.add_argument("--repeat", type=int, default=2, help="fresh processes per measurement")
+    args = p.parse_args()
+    from tabulate import tabulate
+    subprocess.run(["sync"], check=False)
+    for scenario in args.scenario:
+        data = make_data(scenario)
+        print("scenario {}: {} variables, {}".format(scenario, SCENARIOS[scenario][0],
+                                                     "64 MiB" if scenario == "many" else
+                                                     "1 GiB"), flush=True)
+        res = {}
+        for who, kind in (("raw", "ckpt"), ("upstream", "ckpt"), ("ours", "ckpt"),
+                          ("upstream", "npz"), ("ours", "npz")):
+            res[who, kind] = measure(scenario, who, kind, data, args.repeat)
+        raw_t = res["raw", "ckpt"][0]["time"]
+        rows = [["raw Saver (ckpt)", "{:.2f} s".format(raw_t),
+                 "(restore only {:.2f} s)".format(res["raw", "ckpt"][0]["restore_only"]),
+                 "", human_bytes(res["raw", "ckpt"][1]), ""]]
+        for kind in ("ckpt", "npz"):
+            for who in ("upstream", "ours"):
+                t = res[who, kind][0]["time"]
+                mem = res[who, kind][1]
+                up_t, up_mem = res["upstream", kind][0]["time"], res["upstream", kind][1]
+                rows.append(["{} SmartInit ({})".format(who, kind), "{:.2f} s".format(t),
+                             ratio(t, up_t) if who == "ours" else "",
+                             ratio(t, raw_t), human_bytes(mem),
+                             ratio(mem, up_mem) if who == "ours" else ""])
+        print()
+        print("scenario {} (best of {} fresh processes each)".format(scenario, args.repeat))
+        print(tabulate(rows, headers=["restore", "time", "vs upstream", "vs raw Saver",
+                                      "added peak RSS", "mem vs upstream"]))
+        print(flush=True)
+
+
+if __name__ == "__main__":
+    main()
