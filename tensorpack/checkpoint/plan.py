@@ -19,7 +19,8 @@ Matching rules (upstream tensorpack's, plus a few additions):
   types, or cast to a wider integer type; otherwise shapes and dtypes must agree exactly;
 * ``ignore_mismatch``: a pair that cannot be loaded is skipped with a warning instead of
   raising ``ValueError``;
-* ``strict``: raise when a graph variable (other than a training-only one) has no value.
+* ``strict``: raise when a graph variable (other than a training-only one or
+  ``global_step``) has no value.
 """
 import fnmatch
 from dataclasses import dataclass, field
@@ -277,7 +278,8 @@ def make_plan(variables, infos, prefix=None, ignore=(), relaxed=False, ignore_mi
         relaxed (bool): allow reshapes (same element count) and safe casts.
         ignore_mismatch (bool): skip, with a reason, pairs that cannot be loaded, instead of
             raising.
-        strict (bool): raise if a non-training graph variable has no value in the source.
+        strict (bool): raise if a graph variable has no value in the source (training-only
+            ones and ``global_step`` excepted).
         source_name (str): how to call the source in error messages (e.g. its path).
 
     Returns:
@@ -344,9 +346,11 @@ def make_plan(variables, infos, prefix=None, ignore=(), relaxed=False, ignore_mi
             plan.source_only_training.append(key)
         else:
             plan.source_only.append(key)
-    if strict and plan.graph_only:
+    # The step counter is state, not a weight: an npz of weights never has it.
+    missing = [v for v in plan.graph_only if v.rsplit("/", 1)[-1] != "global_step"]
+    if strict and missing:
         raise ValueError(
             "strict=True: {} graph variable(s) have no value in {}: {}. Pass ignore=[...] "
             "for the ones to keep freshly initialized.".format(
-                len(plan.graph_only), source_name, ", ".join(plan.graph_only)))
+                len(missing), source_name, ", ".join(missing)))
     return plan

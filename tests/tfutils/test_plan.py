@@ -157,7 +157,8 @@ def test_unknown_dims_accept_any_size():
 
 def test_strict_raises_on_missing_non_training_vars_only():
     src = infos(("a", (1,)))
-    make_plan([var("a", (1,)), var("a/Adam", (1,))], src, strict=True)  # slots are fine
+    # slots and the step counter are fine
+    make_plan([var("a", (1,)), var("a/Adam", (1,)), var("global_step", ())], src, strict=True)
     with pytest.raises(ValueError, match="strict=True.*'?new_head/W"):
         make_plan([var("a", (1,)), var("new_head/W", (1,))], src, strict=True,
                   source_name="ckpt")
