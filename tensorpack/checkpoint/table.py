@@ -38,18 +38,18 @@ def _block(data, offset, size, verify, what):
     """Return the contents of the block at ``offset`` after checking its bounds and crc."""
     end = offset + size
     if end + TRAILER_SIZE > len(data) - FOOTER_SIZE:
-        raise TableError("{} at offset {} (size {}) runs past the end of the file "
-                         "({} bytes); the file is truncated".format(what, offset, size, len(data)))
+        raise TableError("{} (size {}) runs past the end of the file ({} bytes); the file "
+                         "is truncated".format(what, size, len(data)))
     contents = data[offset:end]
     ctype = data[end]
     if verify:
         stored = _crc.unmask(_U32.unpack_from(data, end + 1)[0])
         actual = _crc.crc32c(data[end:end + 1], _crc.crc32c(contents))
         if stored != actual:
-            raise TableError("checksum mismatch in {} at offset {}".format(what, offset))
+            raise TableError("checksum mismatch in {}".format(what))
     if ctype != 0:
-        raise TableError("{} at offset {} is compressed (type {}); only uncompressed "
-                         "tables are supported".format(what, offset, ctype))
+        raise TableError("{} is compressed (type {}); only uncompressed tables are "
+                         "supported".format(what, ctype))
     return contents
 
 
@@ -125,7 +125,8 @@ def read_table(data, verify=True):
         ioff, isize, _ = _read_handle(data, pos)
     except WireError as e:
         raise TableError("bad footer: {}".format(e)) from None
-    index = decode_block(_block(data, ioff, isize, verify, "index block"), "index block")
+    what = "index block at offset {}".format(ioff)
+    index = decode_block(_block(data, ioff, isize, verify, what), what)
     entries = []
     last = None
     for _, handle in index:

@@ -8,18 +8,15 @@ exit status, never a traceback. Ctrl-C exits with status 130. Set the environmen
 import argparse
 import contextlib
 import fnmatch
-import functools
 import glob
 import logging
-import math
 import os
 import re
 import sys
 
 __all__ = ["ToolError", "ArgumentParser", "run", "about", "open_input", "add_source_arguments",
            "name_filter", "output_format", "normalize_output", "output_files", "input_files",
-           "check_not_input", "write_tensors", "human_bytes", "format_shape", "num_elements",
-           "num_bytes"]
+           "check_not_input", "write_tensors", "human_bytes", "format_shape"]
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -165,27 +162,6 @@ def human_bytes(n):
         if n < 1024 or unit == "TiB":
             return "{:.1f} {}".format(n, unit)
 
-
-def num_elements(info):
-    """Elements of a TensorInfo (as ``info.size``, without NumPy's per-call overhead, which
-    adds up over tens of thousands of tensors)."""
-    return math.prod(info.shape)
-
-
-@functools.lru_cache(maxsize=None)
-def _itemsize(dtype):
-    if dtype == "string":
-        return None
-    if dtype == "bfloat16":
-        return 2
-    import numpy as np
-    return np.dtype(dtype).itemsize
-
-
-def num_bytes(info):
-    """Bytes of a TensorInfo's data, None for strings (as ``info.nbytes``, but faster)."""
-    itemsize = _itemsize(info.dtype)
-    return None if itemsize is None else itemsize * math.prod(info.shape)
 
 
 def format_shape(shape):
@@ -334,7 +310,7 @@ def write_tensors(source, out, names=None, arg=None, rename=None):
         logger.info("Writing the checkpoint with prefix {} (from {}).".format(out, given))
     names = source.keys() if names is None else list(names)
     infos = source.infos()
-    total = sum(num_bytes(infos[n]) or 0 for n in names)
+    total = sum(infos[n].nbytes or 0 for n in names)
     bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="writing",
                file=sys.stderr, disable=None, leave=False)
 
@@ -343,7 +319,7 @@ def write_tensors(source, out, names=None, arg=None, rename=None):
             with about(arg or source.path):   # a read error is about the input
                 array = source.read(name)
             yield (rename(name) if rename else name), array
-            bar.update(num_bytes(infos[name]) or 0)
+            bar.update(infos[name].nbytes or 0)
 
     # The stored shapes/dtypes let .safetensors stream and keep dtypes such as bfloat16.
     out_infos = {}

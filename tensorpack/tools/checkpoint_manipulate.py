@@ -70,8 +70,8 @@ def _parser():
 
 def _summary(source, names, out):
     infos = source.infos()
-    params = sum(_cli.num_elements(infos[n]) for n in names)
-    nbytes = sum(_cli.num_bytes(infos[n]) or 0 for n in names)
+    params = sum(infos[n].size for n in names)
+    nbytes = sum(infos[n].nbytes or 0 for n in names)
     out.write("{}: {} tensors, {:,} parameters, {}\n".format(
         source.path, len(names), params, _cli.human_bytes(nbytes)))
     for n in names:

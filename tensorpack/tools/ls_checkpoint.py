@@ -50,12 +50,12 @@ def _parser():
 def check_tensors(source, infos):
     """Read each tensor once (checksums are verified on read), one at a time."""
     from tqdm import tqdm
-    total = sum(_cli.num_bytes(i) or 0 for i in infos)
+    total = sum(i.nbytes or 0 for i in infos)
     with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="checking",
               file=sys.stderr, disable=None, leave=False) as bar:
         for info in infos:
             source.read(info.name)
-            bar.update(_cli.num_bytes(info) or 0)
+            bar.update(info.nbytes or 0)
 
 
 def list_tensors(source, keep=None):
@@ -71,9 +71,9 @@ def list_tensors(source, keep=None):
         size is only known from their data (``string_tensors`` counts them).
     """
     infos = [i for name, i in source.infos().items() if keep is None or keep(name)]
-    nbytes = [_cli.num_bytes(i) for i in infos]
+    nbytes = [i.nbytes for i in infos]
     totals = {"tensors": len(infos),
-              "parameters": sum(_cli.num_elements(i) for i in infos),
+              "parameters": sum(i.size for i in infos),
               "bytes": sum(n for n in nbytes if n is not None)}
     strings = sum(n is None for n in nbytes)
     if strings:
@@ -108,7 +108,7 @@ def format_table(rows):
 
 
 def _print_table(infos, totals, out):
-    rows = [(i.name, _cli.format_shape(i.shape), i.dtype, _cli.human_bytes(_cli.num_bytes(i)))
+    rows = [(i.name, _cli.format_shape(i.shape), i.dtype, _cli.human_bytes(i.nbytes))
             for i in infos]
     if rows:
         out.write(format_table(rows))
@@ -124,7 +124,7 @@ def _print_table(infos, totals, out):
 def _print_json(path, infos, totals, out):
     # One tensor per line: readable, greppable, and still a single JSON document.
     rows = ",\n".join("  " + json.dumps({"name": i.name, "shape": list(i.shape),
-                                          "dtype": i.dtype, "nbytes": _cli.num_bytes(i)})
+                                          "dtype": i.dtype, "nbytes": i.nbytes})
                        for i in infos)
     tensors = "[\n{}\n ]".format(rows) if rows else "[]"
     out.write('{{\n "path": {},\n "tensors": {},\n "totals": {}\n}}\n'.format(
@@ -140,7 +140,7 @@ def _main(argv):
         if args.check:
             check_tensors(source, infos)
     if args.sort == "size":
-        infos.sort(key=lambda i: (-(_cli.num_bytes(i) or 0), i.name))
+        infos.sort(key=lambda i: (-(i.nbytes or 0), i.name))
     if args.json:
         if args.check:
             totals["checked"] = True
