@@ -38,7 +38,7 @@ from _common import (REPO, UPSTREAM_PYTHON, human_bytes, ratio, run_python,  # n
 
 SCENARIOS = {
     # name: (number of variables, floats per variable as a 2-D shape)
-    "many": (3000, (175, 64)),     # 3000 x 43.75 KiB = 64.1 MiB
+    "many": (3000, (175, 32)),     # 3000 x 21.9 KiB = 64.1 MiB
     "big": (200, (2048, 655)),     # 200 x 5.12 MiB = 1023 MiB
 }
 

@@ -64,10 +64,40 @@ def graph_variables(graph):
         return {v.op.name: v for v in tfv1.global_variables()}
 
 
+def _fast_op(graph, op_type, inputs, out_dtypes, attrs):
+    """Create an op with the graph's internal constructor, skipping the generated wrapper's
+    argument processing (it costs more than the op itself, for thousands of ops).
+
+    Returns None if this TensorFlow's graph has no such constructor, so the caller can use
+    the public wrapper instead.
+    """
+    create = getattr(graph, "_create_op_internal", None)
+    if create is None:
+        return None
+    try:
+        return create(op_type, inputs, out_dtypes, attrs=attrs, name=op_type)
+    except TypeError:  # a signature this code does not know
+        return None
+
+
+def _placeholder(graph, var):
+    from tensorflow.core.framework import attr_value_pb2
+    dtype = var.dtype.base_dtype
+    op = _fast_op(graph, "Placeholder", [], [dtype], {
+        "dtype": attr_value_pb2.AttrValue(type=dtype.as_datatype_enum),
+        "shape": attr_value_pb2.AttrValue(shape=var.shape.as_proto())})
+    return op.outputs[0] if op is not None else tfv1.placeholder(dtype, var.shape)
+
+
 def _assign(var, value):
     if var.dtype._is_ref_dtype:  # legacy reference variable
         return tfv1.assign(var, value, validate_shape=False, use_locking=False).op
-    return tf.raw_ops.AssignVariableOp(resource=var.handle, value=value)
+    from tensorflow.core.framework import attr_value_pb2
+    dtype = var.dtype.base_dtype
+    op = _fast_op(var.graph, "AssignVariableOp", [var.handle, value], [],
+                  {"dtype": attr_value_pb2.AttrValue(type=dtype.as_datatype_enum)})
+    return op if op is not None else tf.raw_ops.AssignVariableOp(resource=var.handle,
+                                                                 value=value)
 
 
 def _building(graph):
@@ -93,7 +123,7 @@ def _feed_ops(graph, variables):
         with _building(graph):
             for name in missing:
                 var = variables[name]
-                ph = tfv1.placeholder(var.dtype.base_dtype, var.shape)
+                ph = _placeholder(graph, var)
                 cache[name] = (ph, _assign(var, ph))
     return {n: cache[n] for n in variables if n in cache}
 
