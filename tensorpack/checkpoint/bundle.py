@@ -21,13 +21,14 @@ import numpy as np
 from tensorpack.checkpoint import crc32c as _crc
 from tensorpack.checkpoint import dtypes as _dt
 from tensorpack.checkpoint import objgraph as _og
+from tensorpack.checkpoint.bundle_entry import (SHAPE_CACHE, data_file_name, dtype_and_shape,
+                                                parse_entry, parse_slice)
 from tensorpack.checkpoint.orderedcode import encode_slice_key
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
 from tensorpack.checkpoint.table import FOOTER_SIZE, MAGIC, TableError, read_table
 from tensorpack.checkpoint.wire import WireError, iter_fields, read_varint, signed64
 
-__all__ = ["TFCheckpointSource", "CorruptCheckpointError", "data_file_name", "Entry",
-           "parse_entry"]
+__all__ = ["TFCheckpointSource", "CorruptCheckpointError"]
 
 _U32 = struct.Struct("<I")
 _SUPPORTED_VERSION = 1
@@ -37,174 +38,6 @@ _preadv = getattr(os, "preadv", None)
 
 class CorruptCheckpointError(ValueError):
     """A checkpoint file is truncated, corrupt, or not a checkpoint. The message names it."""
-
-
-def data_file_name(prefix, shard, num_shards):
-    """``PREFIX.data-SSSSS-of-NNNNN``."""
-    return "{}.data-{:05d}-of-{:05d}".format(prefix, shard, num_shards)
-
-
-class Entry:
-    """A decoded ``BundleEntryProto``.
-
-    Attributes:
-        dtype (int): DataType number.
-        shape (tuple[int]): the tensor's shape.
-        shard_id, offset, size (int): where its bytes are.
-        crc (int): the masked crc32c of its bytes.
-        slices (list[bytes]): serialized TensorSliceProtos, for a partitioned tensor.
-    """
-    __slots__ = ("dtype", "shape", "shard_id", "offset", "size", "crc", "slices")
-
-    def __init__(self):
-        self.dtype = 0
-        self.shape = ()
-        self.shard_id = self.offset = self.size = self.crc = 0
-        self.slices = []
-
-
-def _parse_shape(buf):
-    dims = []
-    for number, wtype, value in iter_fields(buf):
-        if number == 2 and wtype == 2:
-            size = 0
-            for n, wt, v in iter_fields(value):
-                if n == 1 and wt == 0:
-                    size = signed64(v)
-            if size < 0:
-                raise WireError("negative dimension {} in the shape".format(size))
-            dims.append(size)
-        elif number == 3 and value:
-            raise WireError("the shape has unknown rank")
-    return tuple(dims)
-
-
-_SHAPE_CACHE = {}
-
-
-def dtype_and_shape(value, _cache=_SHAPE_CACHE):
-    """Decode only the dtype and shape of a ``BundleEntryProto`` (what listing needs).
-
-    TensorFlow writes ``dtype`` then ``shape`` first; that common layout takes a fast path,
-    with decoded shapes cached by their bytes (many tensors share a shape).
-
-    Returns:
-        tuple(int, tuple[int]): DataType number and shape.
-
-    Raises:
-        WireError: on malformed bytes.
-    """
-    if len(value) > 3 and value[0] == 0x08 and value[1] < 0x80 and value[2] == 0x12 \
-            and value[3] < 0x80:
-        raw = value[4:4 + value[3]]
-        shape = _cache.get(raw)
-        if shape is None:
-            if len(raw) != value[3]:
-                raise WireError("shape runs past the end of the entry")
-            shape = _parse_shape(raw)
-            if len(_cache) < 4096:
-                _cache[raw] = shape
-        return value[1], shape
-    e = parse_entry(value)
-    return e.dtype, e.shape
-
-
-def parse_entry(value, shape=True):
-    """Decode a ``BundleEntryProto``.
-
-    Args:
-        value (bytes): the serialized proto.
-        shape (bool): also decode the shape.
-
-    Returns:
-        Entry: the decoded entry.
-
-    Raises:
-        WireError: on malformed bytes.
-    """
-    e = Entry()
-    pos, end = 0, len(value)
-    try:
-        while pos < end:
-            tag = value[pos]
-            pos += 1
-            if tag == 0x12:                       # shape
-                n, pos = read_varint(value, pos)
-                if pos + n > end:
-                    raise WireError("shape runs past the end of the entry")
-                if shape:
-                    e.shape = _parse_shape(value[pos:pos + n])
-                pos += n
-            elif tag == 0x35:                     # crc32c, fixed32
-                if pos + 4 > end:
-                    raise WireError("crc32c runs past the end of the entry")
-                e.crc = _U32.unpack_from(value, pos)[0]
-                pos += 4
-            elif tag in (0x08, 0x18, 0x20, 0x28):  # dtype, shard_id, offset, size
-                v, pos = read_varint(value, pos)
-                if tag == 0x08:
-                    e.dtype = v
-                elif tag == 0x18:
-                    e.shard_id = v
-                elif tag == 0x20:
-                    e.offset = v
-                else:
-                    e.size = v
-            elif tag == 0x3A:                     # slices
-                n, pos = read_varint(value, pos)
-                if pos + n > end:
-                    raise WireError("slice runs past the end of the entry")
-                e.slices.append(value[pos:pos + n])
-                pos += n
-            else:
-                # An unknown field (or a multi-byte tag): skip it.
-                pos = _skip_one(value, pos - 1)
-                if pos > end:
-                    raise WireError("a field runs past the end of the entry")
-    except IndexError:
-        raise WireError("truncated entry") from None
-    return e
-
-
-def _skip_one(buf, pos):
-    """Position after the one field starting at ``pos``."""
-    key, p = read_varint(buf, pos)
-    wtype = key & 7
-    if wtype == 0:
-        return read_varint(buf, p)[1]
-    if wtype == 1:
-        return p + 8
-    if wtype == 5:
-        return p + 4
-    if wtype == 2:
-        n, p = read_varint(buf, p)
-        return p + n
-    raise WireError("unsupported wire type {}".format(wtype))
-
-
-def _parse_slice(buf, full_shape):
-    """Returns (starts, key_lengths, box_lengths) of a serialized TensorSliceProto."""
-    starts, key_lengths, lengths = [], [], []
-    for number, _, extent in iter_fields(buf):
-        if number != 1:
-            continue
-        start, length = 0, None
-        for n, _, v in iter_fields(extent):
-            if n == 1:
-                start = signed64(v)
-            elif n == 2:
-                length = signed64(v)
-        starts.append(start)
-        key_lengths.append(-1 if length is None else length)
-    if len(starts) != len(full_shape):
-        raise WireError("a slice has rank {} but the tensor has rank {}".format(
-            len(starts), len(full_shape)))
-    for s, n, dim in zip(starts, key_lengths, full_shape):
-        n = dim - s if n == -1 else n
-        if s < 0 or n < 0 or s + n > dim:
-            raise WireError("a slice [{}, {}) exceeds the dimension {}".format(s, s + n, dim))
-        lengths.append(n)
-    return starts, key_lengths, lengths
 
 
 class TFCheckpointSource(CheckpointSource):
@@ -337,7 +170,7 @@ class TFCheckpointSource(CheckpointSource):
     def _list(self):
         entries = self._entries
         dtype_names = {}
-        cache = _SHAPE_CACHE
+        cache = SHAPE_CACHE
         make = TensorInfo._make
         out = []
         for name, key in self._raw_keys.items():
@@ -426,7 +259,7 @@ class TFCheckpointSource(CheckpointSource):
         raw = key.encode("utf-8", "surrogateescape")
         for sl in e.slices:
             try:
-                starts, key_lengths, lengths = _parse_slice(sl, e.shape)
+                starts, key_lengths, lengths = parse_slice(sl, e.shape)
             except WireError as err:
                 raise self._corrupt(self.index_path, str(err), key) from None
             skey = encode_slice_key(raw, starts, key_lengths)

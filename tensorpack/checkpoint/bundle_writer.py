@@ -19,7 +19,7 @@ import numpy as np
 
 from tensorpack.checkpoint import crc32c as _crc
 from tensorpack.checkpoint import dtypes as _dt
-from tensorpack.checkpoint.bundle import data_file_name
+from tensorpack.checkpoint.bundle_entry import data_file_name
 from tensorpack.checkpoint.source import CheckpointSource
 from tensorpack.checkpoint.table import TableBuilder
 from tensorpack.checkpoint.wire import encode_varint, field_bytes, field_fixed32, field_varint
