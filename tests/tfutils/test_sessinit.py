@@ -94,6 +94,20 @@ def test_saver_restore_values_report_and_path(ckpt, use_resource):
     np.testing.assert_array_equal(got["s/b"], B)
     assert isinstance(rep, RestoreReport) and si.report is rep
     assert sorted(rep.restored) == ["a", "s/b"] and rep.graph_only == ["extra"]
+    # the feed path (dict values, cast and reshaped) into the same kind of variables
+    init(DictRestore({"a": (A + 1).reshape(3, 2).astype(np.float64)}), graph, sess)
+    np.testing.assert_array_equal(sess.run(vs["a"]), A + 1)
+
+
+def test_relative_prefix_and_pathlike(ckpt, monkeypatch):
+    import pathlib
+    monkeypatch.chdir(os.path.dirname(ckpt))
+    graph, sess, vs = new_session({"a": ((2, 3), "float32"), "s/b": ((3,), "float32")})
+    init(SmartInit("model-7"), graph, sess)
+    np.testing.assert_array_equal(sess.run(vs["a"]), A)
+    sess.run(vs["a"].initializer)
+    init(SmartInit(pathlib.Path(ckpt)), graph, sess)
+    np.testing.assert_array_equal(sess.run(vs["s/b"]), B)
 
 
 def test_logged_report_names_both_sides_once(tmp_path, logs):
