@@ -31,7 +31,7 @@ import numpy as np
 from tensorpack.checkpoint.names import TRAINING_SLOT_SUFFIXES, is_training_name, normalize_name
 
 __all__ = ["VarSpec", "PlanEntry", "RestorePlan", "make_plan", "can_cast", "shapes_agree",
-           "IgnoreRule"]
+           "IgnoreRule", "split_entries"]
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 # Slots that are not in the shared list but that TF1 optimizers also create.
@@ -122,26 +122,32 @@ class RestorePlan:
         return sum(e.nbytes for e in self.entries)
 
     def chunks(self, max_bytes):
-        """Split the entries, in order, into runs of at most ``max_bytes`` each.
+        """The entries split, in order, by :func:`split_entries`."""
+        return split_entries(self.entries, max_bytes)
 
-        A single value larger than ``max_bytes`` gets a chunk of its own.
 
-        Args:
-            max_bytes (int): the budget per chunk.
+def split_entries(entries, max_bytes):
+    """Split entries, in order, into runs of at most ``max_bytes`` of values each.
 
-        Returns:
-            list[list[PlanEntry]]
-        """
-        out, cur, size = [], [], 0
-        for e in self.entries:
-            if cur and size + e.nbytes > max_bytes:
-                out.append(cur)
-                cur, size = [], 0
-            cur.append(e)
-            size += e.nbytes
-        if cur:
+    A single value larger than ``max_bytes`` gets a run of its own.
+
+    Args:
+        entries (list[PlanEntry]): entries to split.
+        max_bytes (int): the budget per run.
+
+    Returns:
+        list[list[PlanEntry]]
+    """
+    out, cur, size = [], [], 0
+    for e in entries:
+        if cur and size + e.nbytes > max_bytes:
             out.append(cur)
-        return out
+            cur, size = [], 0
+        cur.append(e)
+        size += e.nbytes
+    if cur:
+        out.append(cur)
+    return out
 
 
 def _same_shape(var_shape, src_shape):

@@ -23,7 +23,7 @@ import weakref
 
 import tensorflow as tf
 
-from tensorpack.checkpoint.plan import VarSpec
+from tensorpack.checkpoint.plan import VarSpec, split_entries
 from tensorpack.compat import tfv1
 
 __all__ = ["var_spec", "graph_variables", "prepare", "run", "PreparedRestore", "feed_values",
@@ -165,19 +165,6 @@ def _chunk_budget(total, chunk_bytes):
     return max(chunk_bytes, int(math.ceil(total / float(MAX_RUNS))) if total else chunk_bytes)
 
 
-def _split(entries, budget):
-    out, cur, size = [], [], 0
-    for e in entries:
-        if cur and size + e.nbytes > budget:
-            out.append(cur)
-            cur, size = [], 0
-        cur.append(e)
-        size += e.nbytes
-    if cur:
-        out.append(cur)
-    return out
-
-
 def prepare(plan, variables, graph, source=None, chunk_bytes=DEFAULT_CHUNK_BYTES):
     """Build (or fetch from the cache) the ops that will apply ``plan``.
 
@@ -200,13 +187,13 @@ def prepare(plan, variables, graph, source=None, chunk_bytes=DEFAULT_CHUNK_BYTES
     if direct and graph.finalized:
         fed = plan.entries  # cannot build RestoreV2 now: feed everything
         direct = []
-    for chunk in _split(direct, budget):
+    for chunk in split_entries(direct, budget):
         keys = [raw_key(e.key) for e in chunk]
         prefix, ops = _restore_ops(graph, keys, [variables[e.var] for e in chunk])
         steps.append(("restore", chunk, prefix, ops))
     if fed:
         _feed_ops(graph, {e.var: variables[e.var] for e in fed})
-        for chunk in _split(fed, budget):
+        for chunk in split_entries(fed, budget):
             steps.append(("feed", chunk))
     return PreparedRestore(plan, graph, steps, variables)
 

@@ -5,7 +5,6 @@ import os
 import numpy as np
 import pytest
 
-import tensorpack.compat  # noqa: F401  (graph mode)
 from tensorpack.checkpoint.report import RestoreReport
 from tensorpack.compat import tfv1
 from tensorpack.tfutils import restore

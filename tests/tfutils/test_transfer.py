@@ -4,7 +4,6 @@ import logging
 import numpy as np
 import pytest
 
-import tensorpack.compat  # noqa: F401  (graph mode)
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.sessinit import SaverRestore, SmartInit
 

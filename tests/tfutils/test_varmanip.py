@@ -4,7 +4,6 @@ import os
 import numpy as np
 import pytest
 
-import tensorpack.compat  # noqa: F401  (graph mode)
 from tensorpack.compat import tfv1
 from tensorpack.tfutils import varmanip
 from tensorpack.tfutils.varmanip import (SessionUpdate, dump_session_params, get_all_checkpoints,
