@@ -129,10 +129,13 @@ def _feed_ops(graph, variables):
 
 
 def _restore_ops(graph, keys, variables):
-    """(prefix placeholder, assign ops) restoring ``keys`` into ``variables`` with RestoreV2."""
+    """(prefix placeholder, assign ops) restoring ``keys`` into ``variables`` with RestoreV2,
+    or None if they do not exist and the graph is finalized."""
     cache = _graph_ops(graph).restore
     sig = (tuple(keys), tuple(v.op.name for v in variables))
     if sig not in cache:
+        if graph.finalized:
+            return None
         with _building(graph):
             prefix = tfv1.placeholder(tf.string, [])
             values = tf.raw_ops.RestoreV2(
@@ -184,13 +187,13 @@ def prepare(plan, variables, graph, source=None, chunk_bytes=DEFAULT_CHUNK_BYTES
     direct = [e for e in plan.entries if raw_key is not None and e.action == "load"]
     fed = [e for e in plan.entries if raw_key is None or e.action != "load"]
     steps = []
-    if direct and graph.finalized:
-        fed = plan.entries  # cannot build RestoreV2 now: feed everything
-        direct = []
     for chunk in split_entries(direct, budget):
         keys = [raw_key(e.key) for e in chunk]
-        prefix, ops = _restore_ops(graph, keys, [variables[e.var] for e in chunk])
-        steps.append(("restore", chunk, prefix, ops))
+        ops = _restore_ops(graph, keys, [variables[e.var] for e in chunk])
+        if ops is None:  # a finalized graph without these ops: feed everything instead
+            steps, fed = [], plan.entries
+            break
+        steps.append(("restore", chunk) + ops)
     if fed:
         _feed_ops(graph, {e.var: variables[e.var] for e in fed})
         for chunk in split_entries(fed, budget):

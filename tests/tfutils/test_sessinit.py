@@ -296,14 +296,16 @@ def test_setup_before_finalize_then_run(ckpt):
         np.testing.assert_array_equal(sess.run(b), B * 2)
 
 
-def test_finalized_graph_without_setup_feeds_initializers():
+@pytest.mark.parametrize("kind", ["dict", "ckpt"])
+def test_finalized_graph_without_setup_feeds_initializers(kind, ckpt):
     graph = tfv1.Graph()
     with graph.as_default():
         a = tfv1.get_variable("a", shape=(2, 3))
     graph.finalize()
     with tfv1.Session(graph=graph) as sess:
         sess.run(a.initializer)
-        DictRestore({"a": A})._run_init(sess)
+        si = DictRestore({"a": A}) if kind == "dict" else SmartInit(ckpt)
+        si._run_init(sess)
         np.testing.assert_array_equal(sess.run(a), A)
 
 
@@ -333,3 +335,13 @@ def test_chunked_apply_loads_everything(tmp_path):
         restore.run(sess, prep, src, checkpoint_prefix=path)
         for k, v in vs.items():
             np.testing.assert_array_equal(sess.run(v), vals[k])
+
+
+def test_finalized_graph_reuses_cached_restore_ops(ckpt):
+    graph, sess, vs = new_session({"a": ((2, 3), "float32"), "s/b": ((3,), "float32")})
+    init(SmartInit(ckpt), graph, sess)  # builds and caches the RestoreV2 ops
+    sess.run([v.initializer for v in vs.values()])
+    graph.finalize()
+    rep = SmartInit(ckpt)._run_init(sess)
+    assert sorted(rep.restored) == ["a", "s/b"]
+    np.testing.assert_array_equal(sess.run(vs["a"]), A)
