@@ -4,6 +4,7 @@ Every session initializer that loads values returns a :class:`RestoreReport` fro
 ``_run_init`` and keeps it as ``.report``, so callers can check what happened
 (``assert not init.report.graph_only``) instead of parsing the log.
 """
+import textwrap
 from dataclasses import dataclass, field
 
 from tabulate import tabulate
@@ -102,7 +103,9 @@ class RestoreReport:
             shown = ", ".join(items[:_MAX_NAMES_SHOWN])
             if len(items) > _MAX_NAMES_SHOWN:
                 shown += ", ... (+{} more)".format(len(items) - _MAX_NAMES_SHOWN)
-            return shown
+            # wrapped here rather than by tabulate (its maxcolwidths needs tabulate>=0.8.10)
+            return textwrap.fill(shown, width=100, break_long_words=False,
+                                 break_on_hyphens=False)
 
         rows = [("restored", len(self.restored), "")]
         if self.cast:
@@ -135,8 +138,7 @@ class RestoreReport:
                 len(self.source_only_training)))
         if extra:
             title += " (not listed: {})".format("; ".join(extra))
-        table = tabulate(self.rows(), headers=("", "count", "names"), tablefmt="simple",
-                         maxcolwidths=[None, None, 100])
+        table = tabulate(self.rows(), headers=("", "count", "names"), tablefmt="simple")
         return title + ":\n" + table
 
     def log(self, logger=None):

@@ -119,7 +119,7 @@ class _SourceRestore(SessionInit):
         try:
             restore.run(sess, self._prepared, source, checkpoint_prefix=self.path)
         finally:
-            if isinstance(self._given, str):  # we opened it from a path: release its files
+            if isinstance(self._given, (str, os.PathLike)):  # ours to close (and reopen)
                 source.close()
                 self._source = None
         self.report = RestoreReport.from_plan(self._prepared.plan, source=self.path or "dict")
@@ -196,7 +196,10 @@ class DictRestore(_SourceRestore):
 
     def __init__(self, variable_dict, ignore_mismatch=False, *, ignore=(), strict=False):
         from collections.abc import Mapping
-        if not isinstance(variable_dict, Mapping):
+
+        from tensorpack.checkpoint.source import CheckpointSource
+        # A CheckpointSource is accepted too: SmartInit passes npz / safetensors files so.
+        if not isinstance(variable_dict, (Mapping, CheckpointSource)):
             raise TypeError("DictRestore takes a dict of name -> array, got a {}. For a file "
                             "use SmartInit(path).".format(type(variable_dict).__name__))
         super().__init__(variable_dict, ignore=ignore, ignore_mismatch=ignore_mismatch,
@@ -280,21 +283,20 @@ def SmartInit(obj, *, ignore_mismatch=False, ignore=(), strict=False, allow_pick
     if isinstance(obj, (str, os.PathLike, CheckpointSource)):
         from tensorpack.checkpoint.bundle import TFCheckpointSource
         from tensorpack.checkpoint.formats import open_source
-        source = open_source(_expand(obj), allow_pickle=allow_pickle)
+        source = open_source(_expand(obj), allow_pickle=allow_pickle)  # fails early if bad
         if isinstance(source, TFCheckpointSource):
             cls = SaverRestoreRelaxed if ignore_mismatch else SaverRestore
-            init = cls.__new__(cls)
-            _SourceRestore.__init__(init, source, ignore=ignore, strict=strict)
-            if not isinstance(obj, CheckpointSource):
-                init._given = source.path  # ours to close and reopen
-            return init
-        if not isinstance(obj, CheckpointSource):
-            logger.info("Loading dictionary from {} ...".format(source.path))
-        init = _SourceRestore(source, ignore=ignore, ignore_mismatch=ignore_mismatch,
-                              strict=strict)
-        if not isinstance(obj, CheckpointSource):
-            init._given = source.path
+            init = cls(source, ignore=ignore, strict=strict)
+        else:
+            if source is not obj:
+                logger.info("Loading dictionary from {} ...".format(source.path))
+            init = DictRestore(source, ignore_mismatch=ignore_mismatch, ignore=ignore,
+                               strict=strict)
             init._allow_pickle = allow_pickle
+        if source is not obj:
+            # We opened it from a path: the initializer closes it after loading and reopens
+            # it (from the resolved path, without logging the resolution again) if run again.
+            init._given = source.path
         return init
     raise ValueError("SmartInit cannot initialize a session from a {} ({!r}). It takes None, "
                      "a SessionInit, a dict of arrays, a path to an .npz / .npy / .safetensors "

@@ -263,8 +263,11 @@ def test_smartinit_files_npz_safetensors_npy(tmp_path):
     npz = str(tmp_path / "w.npz")
     np.savez(npz, **{"a:0": A, "s/b:0": B})
     graph, sess, vs = new_session({"a": ((2, 3), "float32"), "s/b": ((3,), "float32")})
-    rep = init(SmartInit(npz), graph, sess)
+    si = SmartInit(npz)
+    assert isinstance(si, DictRestore) and si.path == npz  # as upstream: a dict restore
+    rep = init(si, graph, sess)
     np.testing.assert_array_equal(sess.run(vs["a"]), A)
+    rep = init(si, graph, sess)  # again: the file is reopened after being closed
     assert sorted(rep.restored) == ["a", "s/b"]
 
     from tensorpack.checkpoint.formats import save_tensors
