@@ -214,9 +214,13 @@ class ChainInit(SessionInit):
 
     Args:
         sess_inits (list[SessionInit]): the initializers, in order.
+        strict (bool): after all of them ran, raise ``ValueError`` if a graph variable
+            (other than training-only ones and ``global_step``) got a value from none of
+            them. (A ``strict`` child checks only its own source.)
     """
 
-    def __init__(self, sess_inits):
+    def __init__(self, sess_inits, *, strict=False):
+        self.strict = strict
         sess_inits = list(sess_inits)
         for i in sess_inits:
             if not isinstance(i, SessionInit):
@@ -234,6 +238,13 @@ class ChainInit(SessionInit):
         self.reports = [r for r in (i._run_init(sess) for i in self.inits)
                         if isinstance(r, RestoreReport)]
         self.report = RestoreReport.merge(self.reports) if self.reports else None
+        if self.strict and self.report is not None:
+            missing = [v for v in self.report.graph_only
+                       if v.rsplit("/", 1)[-1] != "global_step"]
+            if missing:
+                raise ValueError("strict=True: {} graph variable(s) got no value from any of "
+                                 "{}: {}.".format(len(missing), self.report.source,
+                                                  ", ".join(missing)))
         return self.report
 
 
@@ -277,7 +288,9 @@ def SmartInit(obj, *, ignore_mismatch=False, ignore=(), strict=False, allow_pick
     if isinstance(obj, SessionInit):
         return obj
     if isinstance(obj, (list, tuple)):
-        return ChainInit([SmartInit(x, **opts) for x in obj])
+        # strictness is about the chain as a whole: each item may cover only some variables
+        opts["strict"] = False
+        return ChainInit([SmartInit(x, **opts) for x in obj], strict=strict)
     if isinstance(obj, Mapping):
         return DictRestore(obj, ignore_mismatch=ignore_mismatch, ignore=ignore, strict=strict)
     if isinstance(obj, (str, os.PathLike, CheckpointSource)):

@@ -187,6 +187,12 @@ def test_strict(ckpt):
     with pytest.raises(ValueError, match="head/W"):
         init(SmartInit({"a": A}, strict=True), graph, sess)
     init(SmartInit(ckpt, strict=True, ignore=["head/*"]), graph, sess)  # ignored: fine
+    # a chain is strict as a whole: each item may cover only part of the graph
+    head = {"head/W": np.ones(1, np.float32)}
+    rep = init(SmartInit([ckpt, head], strict=True), graph, sess)
+    assert rep.graph_only == []
+    with pytest.raises(ValueError, match="any of.*head/W"):
+        init(SmartInit([ckpt, {"a": A}], strict=True), graph, sess)
 
 
 def test_dict_restore_colon_zero_cast_reshape_and_mismatch():
