@@ -66,6 +66,7 @@ class _SourceRestore(SessionInit):
 
     _relaxed = True
     _ignore_mismatch = False
+    _log_report = True  # ChainInit logs one merged report instead
 
     def __init__(self, source, prefix=None, ignore=(), *, relaxed=None, ignore_mismatch=None,
                  strict=False, allow_pickle=False):
@@ -124,7 +125,8 @@ class _SourceRestore(SessionInit):
                 self._source = None
         self.report = RestoreReport.from_plan(self._prepared.plan, source=self.path or "dict")
         self._prepared = None  # the next init re-plans (the graph may have changed)
-        self.report.log()
+        if self._log_report:
+            self.report.log()
         return self.report
 
 
@@ -235,9 +237,19 @@ class ChainInit(SessionInit):
             i._setup_graph()
 
     def _run_init(self, sess):
-        self.reports = [r for r in (i._run_init(sess) for i in self.inits)
-                        if isinstance(r, RestoreReport)]
+        # One summary for the chain: a child's graph-only names may come from a later child.
+        quiet = [i for i in self.inits if isinstance(i, _SourceRestore) and i._log_report]
+        for i in quiet:
+            i._log_report = False
+        try:
+            self.reports = [r for r in (i._run_init(sess) for i in self.inits)
+                            if isinstance(r, RestoreReport)]
+        finally:
+            for i in quiet:
+                i._log_report = True
         self.report = RestoreReport.merge(self.reports) if self.reports else None
+        if quiet and self.report is not None:
+            self.report.log()
         if self.strict and self.report is not None:
             missing = [v for v in self.report.graph_only
                        if v.rsplit("/", 1)[-1] != "global_step"]

@@ -210,6 +210,15 @@ def test_dict_restore_colon_zero_cast_reshape_and_mismatch():
         DictRestore([("a", A)])
 
 
+def test_chain_logs_one_merged_report(tmp_path, logs):
+    path = save_ckpt(tmp_path / "m-1", {"a": A})
+    graph, sess, _ = new_session({"a": ((2, 3), "float32"), "head/W": ((1,), "float32")})
+    init(SmartInit([path, {"head/W": np.ones(1, np.float32)}]), graph, sess)
+    rec = [r for r in logs.records if r.getMessage().startswith("Restored ")]
+    assert len(rec) == 1 and rec[0].levelno == logging.INFO  # nothing is missing overall
+    assert "Restored 2 variable(s)" in rec[0].getMessage() and path in rec[0].getMessage()
+
+
 def test_chain_init_later_wins_and_merged_report(tmp_path):
     path = save_ckpt(tmp_path / "m-1", {"a": A, "s/b": B})
     graph, sess, vs = new_session({"a": ((2, 3), "float32"), "s/b": ((3,), "float32"),
