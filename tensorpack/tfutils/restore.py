@@ -19,7 +19,6 @@ The ops are built by :func:`prepare` while the graph can still change (``_setup_
 are fed into the variables' initializers instead, which needs no new op (upstream's way).
 """
 import math
-import weakref
 
 import tensorflow as tf
 
@@ -33,7 +32,7 @@ DEFAULT_CHUNK_BYTES = 128 << 20
 MAX_RUNS = 8  # more runs than this costs more in graph preparation than it saves in memory
 
 _SCOPE = "tensorpack_restore"
-_GRAPH_OPS = weakref.WeakKeyDictionary()  # tf.Graph -> _GraphOps
+_CACHE_ATTR = "_tensorpack_restore_ops"  # tf.Graph attribute holding a _GraphOps
 
 
 class _GraphOps:
@@ -45,9 +44,12 @@ class _GraphOps:
 
 
 def _graph_ops(graph):
-    ops = _GRAPH_OPS.get(graph)
+    # Kept on the graph itself: the cached ops refer to the graph, so a dict keyed by the
+    # graph (even a weak one) would keep every graph alive.
+    ops = getattr(graph, _CACHE_ATTR, None)
     if ops is None:
-        ops = _GRAPH_OPS[graph] = _GraphOps()
+        ops = _GraphOps()
+        setattr(graph, _CACHE_ATTR, ops)
     return ops
 
 

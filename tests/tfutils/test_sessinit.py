@@ -363,3 +363,16 @@ def test_finalized_graph_reuses_cached_restore_ops(ckpt):
     rep = SmartInit(ckpt)._run_init(sess)
     assert sorted(rep.restored) == ["a", "s/b"]
     np.testing.assert_array_equal(sess.run(vs["a"]), A)
+
+
+def test_cached_ops_do_not_keep_graphs_alive(ckpt):
+    import gc
+    import weakref
+    graph, sess, _ = new_session({"a": ((2, 3), "float32"), "s/b": ((3,), "float32")})
+    init(SmartInit(ckpt), graph, sess)
+    init(SmartInit({"a": A}), graph, sess)
+    sess.close()
+    ref = weakref.ref(graph)
+    del graph, sess, _
+    gc.collect()
+    assert ref() is None
