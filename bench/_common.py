@@ -15,10 +15,13 @@ from typing import NamedTuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(REPO, "bench", "_work")      # gitignored; benches may reuse data here
+# Upstream tensorpack 0.11 imports as ``tensorpack`` too, so it lives in a virtualenv of its
+# own, made by the first bench that needs it (or point TENSORPACK_UPSTREAM_PYTHON at one).
+UPSTREAM_VENV = os.path.join(WORK, "upstream-venv")
 UPSTREAM_PYTHON = os.environ.get("TENSORPACK_UPSTREAM_PYTHON",
-                                 "/work/venvs/upstream/bin/python")
+                                 os.path.join(UPSTREAM_VENV, "bin", "python"))
 
-__all__ = ["REPO", "WORK", "UPSTREAM_PYTHON", "ProcResult", "run_process", "run_python",
+__all__ = ["REPO", "WORK", "UPSTREAM_PYTHON", "ensure_upstream", "ProcResult", "run_process", "run_python",
            "best", "median", "ratio", "human_bytes", "work_dir", "quiet_env"]
 
 
@@ -113,8 +116,38 @@ def run_python(code, args=(), python=None, ours=True, env=None, **kwargs):
     Returns:
         ProcResult
     """
+    if python == UPSTREAM_PYTHON:
+        ensure_upstream()
     return run_process([python or sys.executable, "-c", code, *map(str, args)],
                        env=quiet_env(env, ours=ours), **kwargs)
+
+
+def ensure_upstream():
+    """Create the upstream virtualenv (tensorpack 0.11 + this TensorFlow's version) if missing.
+
+    Returns:
+        str: its Python interpreter.
+    """
+    if os.path.exists(UPSTREAM_PYTHON):
+        return UPSTREAM_PYTHON
+    if UPSTREAM_PYTHON != os.path.join(UPSTREAM_VENV, "bin", "python"):
+        raise FileNotFoundError("TENSORPACK_UPSTREAM_PYTHON={} does not exist.".format(
+            UPSTREAM_PYTHON))
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            tf_req = "tensorflow-cpu=={}".format(version("tensorflow-cpu"))
+        except PackageNotFoundError:
+            tf_req = "tensorflow=={}".format(version("tensorflow"))
+    except Exception:  # no TensorFlow here: let pip pick one
+        tf_req = "tensorflow-cpu"
+    print("Creating upstream's virtualenv in {} (tensorpack==0.11, {}) ...".format(
+        UPSTREAM_VENV, tf_req), file=sys.stderr, flush=True)
+    os.makedirs(WORK, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", UPSTREAM_VENV], check=True)
+    subprocess.run([UPSTREAM_PYTHON, "-m", "pip", "install", "-q", "tensorpack==0.11", tf_req],
+                   check=True)
+    return UPSTREAM_PYTHON
 
 
 def best(values):
