@@ -265,7 +265,7 @@ def SmartInit(obj, *, ignore_mismatch=False, ignore=(), strict=False, allow_pick
 
     ``obj`` may be:
 
-    * ``None`` or ``""``: a no-op (:class:`JustCurrentSession`);
+    * ``None``, ``""``, ``[]`` or ``{}``: a no-op (:class:`JustCurrentSession`);
     * a list: each item through ``SmartInit``, chained in order (later wins);
     * a :class:`SessionInit`: returned as is;
     * a dict of arrays: :class:`DictRestore`;
@@ -295,8 +295,8 @@ def SmartInit(obj, *, ignore_mismatch=False, ignore=(), strict=False, allow_pick
     from tensorpack.checkpoint.source import CheckpointSource
     opts = dict(ignore_mismatch=ignore_mismatch, ignore=ignore, strict=strict,
                 allow_pickle=allow_pickle)
-    if obj is None or (isinstance(obj, (str, list, tuple)) and len(obj) == 0):
-        return JustCurrentSession()
+    if obj is None or (isinstance(obj, (str, list, tuple, Mapping)) and len(obj) == 0):
+        return JustCurrentSession()  # upstream: anything falsy
     if isinstance(obj, SessionInit):
         return obj
     if isinstance(obj, (list, tuple)):

@@ -133,7 +133,8 @@ class SessionUpdate:
         for var, key, reason in plan.skipped:
             logger.warning("SessionUpdate: not loading '{}': {}.".format(var, reason))
         values = {e.var: restore._convert(source.read(e.key), e) for e in plan.entries}
-        restore.feed_values(self.sess, variables, values)
+        # one placeholder per variable: the sets updated vary, stacked ops would pile up
+        restore.feed_values(self.sess, variables, values, stack=False)
 
 
 def _variables_to_dump():

@@ -239,6 +239,7 @@ def test_smartinit_dispatch(tmp_path, ckpt):
     assert isinstance(SmartInit(None), JustCurrentSession)
     assert isinstance(SmartInit(""), JustCurrentSession)
     assert isinstance(SmartInit([]), JustCurrentSession)
+    assert isinstance(SmartInit({}), JustCurrentSession)
     mine = DictRestore({"a": A})
     assert SmartInit(mine) is mine
     assert get_model_loader is SmartInit
@@ -376,3 +377,31 @@ def test_cached_ops_do_not_keep_graphs_alive(ckpt):
     del graph, sess, _
     gc.collect()
     assert ref() is None
+
+
+def test_same_shaped_values_fed_as_one_stack(tmp_path):
+    vals = {"l%d/W" % i: np.full((2, 3), i, np.float32) for i in range(4)}
+    vals["odd"] = np.arange(5, dtype=np.float32)
+    graph, sess, vs = new_session({k: (v.shape, "float32") for k, v in vals.items()})
+    before = {op.type for op in graph.get_operations()}
+    n = len(graph.get_operations())
+    init(SmartInit(vals), graph, sess)
+    new = [op for op in graph.get_operations()[n:]]
+    assert sum(op.type == "Placeholder" for op in new) == 2  # the stack of 4, and 'odd'
+    assert sum(op.type == "Unpack" for op in new) == 1 and "Unpack" not in before
+    for k, v in vs.items():
+        np.testing.assert_array_equal(sess.run(v), vals[k])
+    # the trainer's order: set up, finalize, run; the stacked ops are reused
+    graph2 = tfv1.Graph()
+    with graph2.as_default():
+        vs2 = {k: tfv1.get_variable(k, shape=v.shape) for k, v in vals.items()}
+        for v in vs2.values():  # so that only the prebuilt ops can load values
+            graph2.prevent_feeding(v.initializer.inputs[1])
+        si = SmartInit({k: v + 1 for k, v in vals.items()})
+        si._setup_graph()
+    graph2.finalize()
+    with tfv1.Session(graph=graph2) as sess2:
+        sess2.run([v.initializer for v in vs2.values()])
+        si._run_init(sess2)
+        for k, v in vs2.items():
+            np.testing.assert_array_equal(sess2.run(v), vals[k] + 1)
