@@ -8,8 +8,8 @@ first time it runs (graph optimisation over the whole graph), not moving bytes. 
 * from a TF checkpoint, values that need no conversion are read by one ``RestoreV2`` op per
   chunk, inside TensorFlow (the plan decides which keys; TF reads the bytes);
 * other values (npz, dict, safetensors, and checkpoint values that need a cast or a
-  reshape) are read lazily from the source and fed: variables of the same shape and dtype
-  through one stacked placeholder and an ``Unpack``, others through a placeholder each;
+  reshape) are read lazily from the source and fed: small variables of the same shape and
+  dtype through one stacked placeholder and an ``Unpack``, others through a placeholder each;
 * both kinds of ops are built once per graph and cached, so a second restore (another
   checkpoint, ``SessionUpdate``) builds nothing new;
 * values move in chunks of bounded size (``chunk_bytes``, by default 128 MiB, with at
@@ -28,10 +28,11 @@ from tensorpack.checkpoint.plan import VarSpec, split_entries
 from tensorpack.compat import tfv1
 
 __all__ = ["var_spec", "graph_variables", "prepare", "run", "PreparedRestore", "feed_values",
-           "DEFAULT_CHUNK_BYTES", "MAX_RUNS"]
+           "DEFAULT_CHUNK_BYTES", "MAX_RUNS", "STACK_MAX_BYTES"]
 
 DEFAULT_CHUNK_BYTES = 128 << 20
 MAX_RUNS = 8  # more runs than this costs more in graph preparation than it saves in memory
+STACK_MAX_BYTES = 1 << 20  # feed same-shaped variables up to this size as one stacked array
 
 _SCOPE = "tensorpack_restore"
 _CACHE_ATTR = "_tensorpack_restore_ops"  # tf.Graph attribute holding a _GraphOps
@@ -134,13 +135,18 @@ def _feed_ops(graph, variables):
 
 
 def _same_shape_groups(names, variables):
-    """``names`` grouped by (dtype, fully known shape), in first-seen order; variables of
-    partly unknown shape each get a group of their own."""
+    """``names`` grouped by (dtype, fully known shape), in first-seen order. Variables of
+    partly unknown shape, or larger than :data:`STACK_MAX_BYTES`, get a group of their own:
+    the variables keep sharing the stacked buffer after the run, which is harmless for small
+    tensors (where the op count matters) but would keep whole chunks of big ones alive."""
     groups, by_key = [], {}
     for n in names:
         var = variables[n]
-        key = (var.dtype.base_dtype, tuple(var.shape.as_list())) \
-            if var.shape.is_fully_defined() else None
+        key = None
+        if var.shape.is_fully_defined():
+            shape = tuple(var.shape.as_list())
+            if var.dtype.base_dtype.size * int(np.prod(shape)) <= STACK_MAX_BYTES:
+                key = (var.dtype.base_dtype, shape)
         if key is None:
             groups.append([n])
         elif key in by_key:

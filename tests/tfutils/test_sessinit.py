@@ -405,3 +405,17 @@ def test_same_shaped_values_fed_as_one_stack(tmp_path):
         si._run_init(sess2)
         for k, v in vs2.items():
             np.testing.assert_array_equal(sess2.run(v), vals[k] + 1)
+
+
+def test_big_values_are_not_stacked(monkeypatch):
+    # a stacked buffer stays shared by its variables: only small tensors are stacked
+    monkeypatch.setattr(restore, "STACK_MAX_BYTES", 16)
+    vals = {"l%d/W" % i: np.full((2, 3), i, np.float32) for i in range(3)}
+    graph, sess, vs = new_session({k: (v.shape, "float32") for k, v in vals.items()})
+    n = len(graph.get_operations())
+    init(SmartInit(vals), graph, sess)
+    new = graph.get_operations()[n:]
+    assert not any(op.type == "Unpack" for op in new)
+    assert sum(op.type == "Placeholder" for op in new) == 3
+    for k, v in vs.items():
+        np.testing.assert_array_equal(sess.run(v), vals[k])
