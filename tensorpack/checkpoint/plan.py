@@ -272,6 +272,15 @@ def _strip_prefix(name, prefix):
     return name
 
 
+def _is_training_state(name):
+    """Training-only names plus the step counter: state for resuming, not model weights.
+
+    A weights file never has ``global_step`` and a predictor's graph never needs it, so
+    neither case is worth listing as a mismatch (it is still counted in the report).
+    """
+    return is_training_name(name) or name.rsplit("/", 1)[-1] == "global_step"
+
+
 def make_plan(variables, infos, prefix=None, ignore=(), relaxed=False, ignore_mismatch=False,
               strict=False, source_name="the source"):
     """Match graph variables to stored tensors.
@@ -310,7 +319,7 @@ def make_plan(variables, infos, prefix=None, ignore=(), relaxed=False, ignore_mi
                 used.setdefault(key, None)
             continue
         if key is None:
-            (plan.graph_only_training if is_training_name(var) else plan.graph_only).append(var)
+            (plan.graph_only_training if _is_training_state(var) else plan.graph_only).append(var)
             continue
         if used.get(key) is not None:
             raise ValueError(
@@ -348,15 +357,13 @@ def make_plan(variables, infos, prefix=None, ignore=(), relaxed=False, ignore_mi
         norm = normalize_name(key)
         if rule.matches(norm):
             plan.source_ignored.append(key)
-        elif is_training_name(norm):
+        elif _is_training_state(norm):
             plan.source_only_training.append(key)
         else:
             plan.source_only.append(key)
-    # The step counter is state, not a weight: an npz of weights never has it.
-    missing = [v for v in plan.graph_only if v.rsplit("/", 1)[-1] != "global_step"]
-    if strict and missing:
+    if strict and plan.graph_only:
         raise ValueError(
             "strict=True: {} graph variable(s) have no value in {}: {}. Pass ignore=[...] "
             "for the ones to keep freshly initialized.".format(
-                len(missing), source_name, ", ".join(missing)))
+                len(plan.graph_only), source_name, ", ".join(plan.graph_only)))
     return plan

@@ -204,3 +204,12 @@ def test_report_merge_for_chains():
     m = RestoreReport.merge([a, b])
     assert m.restored == ["x", "y"] and m.graph_only == ["z"] and m.source_only == ["q"]
     assert m.source == "a + b"
+
+
+def test_global_step_is_state_not_a_mismatch():
+    # Predicting from a training checkpoint: the step counter is in the source only.
+    plan = make_plan([var("fc/W", (2,))], infos(("fc/W", (2,)), ("global_step", (), "int64")))
+    assert plan.source_only == [] and plan.source_only_training == ["global_step"]
+    # Training from a weights file: the step counter is in the graph only.
+    plan = make_plan([var("fc/W", (2,)), var("global_step", (), "int64")], infos(("fc/W", (2,))))
+    assert plan.graph_only == [] and plan.graph_only_training == ["global_step"]
