@@ -101,6 +101,16 @@ def Conv2D(inputs, filters, kernel_size, strides=(1, 1), padding="same",
     return _output(out, activation)
 
 
+def _pool(pool_fn, inputs, pool_size, strides, padding, data_format):
+    nhwc = _nhwc(data_format)
+    ph, pw = _pair(pool_size)
+    sh, sw = _pair(pool_size if strides is None else strides)
+    ksize = [1, ph, pw, 1] if nhwc else [1, 1, ph, pw]
+    st = [1, sh, sw, 1] if nhwc else [1, 1, sh, sw]
+    out = pool_fn(inputs, ksize, st, padding.upper(), data_format="NHWC" if nhwc else "NCHW")
+    return tf.identity(out, name="output")
+
+
 @layer_register(log_shape=True)
 def MaxPooling(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
     """Max pooling; ``strides`` defaults to ``pool_size``.
@@ -108,14 +118,7 @@ def MaxPooling(inputs, pool_size, strides=None, padding="valid", data_format="ch
     Returns:
         tf.Tensor: named ``output``.
     """
-    nhwc = _nhwc(data_format)
-    ph, pw = _pair(pool_size)
-    sh, sw = _pair(pool_size if strides is None else strides)
-    ksize = [1, ph, pw, 1] if nhwc else [1, 1, ph, pw]
-    st = [1, sh, sw, 1] if nhwc else [1, 1, sh, sw]
-    out = tf.nn.max_pool2d(inputs, ksize, st, padding.upper(),
-                           data_format="NHWC" if nhwc else "NCHW")
-    return tf.identity(out, name="output")
+    return _pool(tf.nn.max_pool2d, inputs, pool_size, strides, padding, data_format)
 
 
 @layer_register(log_shape=True)
@@ -125,14 +128,7 @@ def AvgPooling(inputs, pool_size, strides=None, padding="valid", data_format="ch
     Returns:
         tf.Tensor: named ``output``.
     """
-    nhwc = _nhwc(data_format)
-    ph, pw = _pair(pool_size)
-    sh, sw = _pair(pool_size if strides is None else strides)
-    ksize = [1, ph, pw, 1] if nhwc else [1, 1, ph, pw]
-    st = [1, sh, sw, 1] if nhwc else [1, 1, sh, sw]
-    out = tf.nn.avg_pool2d(inputs, ksize, st, padding.upper(),
-                           data_format="NHWC" if nhwc else "NCHW")
-    return tf.identity(out, name="output")
+    return _pool(tf.nn.avg_pool2d, inputs, pool_size, strides, padding, data_format)
 
 
 @layer_register(log_shape=True)
