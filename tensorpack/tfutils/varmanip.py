@@ -259,11 +259,13 @@ def get_all_checkpoints(dir, prefix="model"):  # noqa: A002  (upstream's argumen
         prefix (str): the name before ``-<step>``.
 
     Returns:
-        list[tuple[str, int]]: ``(checkpoint prefix, step)``, oldest first. The prefix can be
-        passed to :func:`load_checkpoint_vars`, ``SmartInit`` or TensorFlow's readers.
+        list[tuple[str, int]]: ``(name, step)``, oldest first, where ``name`` is the
+        checkpoint's ``.index`` file, as upstream returns it (scripts strip the suffix).
+        It can be passed as is to :func:`load_checkpoint_vars`, ``SmartInit`` or
+        :func:`get_checkpoint_path` (which gives the prefix).
     """
     from tensorpack.checkpoint.paths import checkpoint_step, list_checkpoints
-    return [(p, checkpoint_step(p)) for p in list_checkpoints(dir, prefix=prefix)]
+    return [(p + ".index", checkpoint_step(p)) for p in list_checkpoints(dir, prefix=prefix)]
 
 
 load_chkpt_vars = load_checkpoint_vars

@@ -131,8 +131,11 @@ def test_checkpoint_paths(tmp_path):
         save_checkpoint_vars({"x": A}, str(tmp_path / "model-{}".format(step)))
     save_checkpoint_vars({"x": A}, str(tmp_path / "other-7"))
     found = get_all_checkpoints(str(tmp_path))
-    assert found == [(str(tmp_path / "model-{}".format(s)), s) for s in (5, 20, 100)]
-    assert get_all_checkpoints(str(tmp_path), prefix="other") == [(str(tmp_path / "other-7"), 7)]
+    # upstream's form: the .index file name (scripts strip the suffix), sorted by step
+    assert found == [(str(tmp_path / "model-{}.index".format(s)), s) for s in (5, 20, 100)]
+    assert get_all_checkpoints(str(tmp_path), prefix="other") == [
+        (str(tmp_path / "other-7.index"), 7)]
+    assert load_checkpoint_vars(found[0][0])["x"].tolist() == A.tolist()
     p = str(tmp_path / "model-20")
     assert get_checkpoint_path(p + ".index") == p
     assert get_checkpoint_path(p + ".data-00000-of-00001") == p
