@@ -15,7 +15,7 @@ import re
 import sys
 
 __all__ = ["ToolError", "ArgumentParser", "run", "about", "open_input", "add_source_arguments",
-           "name_filter", "output_format", "normalize_output", "output_files", "input_files",
+           "name_filter", "add_filter_arguments", "INPUT_HELP", "output_format", "normalize_output", "output_files", "input_files",
            "check_not_input", "write_tensors", "human_bytes", "format_shape"]
 
 EXIT_ERROR = 1
@@ -261,6 +261,22 @@ def normalize_output(out):
     """Accept ``prefix.index`` / ``prefix.data-*`` for a TF checkpoint output: use the prefix."""
     m = re.match(r"^(.*)\.(index|data-\d{5}-of-\d{5})$", out)
     return m.group(1) if m else out
+
+
+INPUT_HELP = ("a TF checkpoint (prefix, .index, .data-*, 'checkpoint' file or a directory), "
+              "or a .npz / .npy / .safetensors file")
+
+
+def add_filter_arguments(parser):
+    """``--filter GLOB`` / ``--regex REGEX``, read back by :func:`name_filter`."""
+    parser.add_argument("--filter", dest="globs", metavar="GLOB", action="append", default=[],
+                        help="only names matching this shell pattern, matched against the "
+                             "whole name ('*' also matches '/'); repeat for several")
+    parser.add_argument("--regex", dest="regexes", metavar="REGEX", action="append",
+                        default=[],
+                        help="only names in which this Python regular expression is found; "
+                             "repeat for several (a name passes if any --filter/--regex "
+                             "matches)")
 
 
 def add_source_arguments(parser, verify=True):

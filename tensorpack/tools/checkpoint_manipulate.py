@@ -50,20 +50,14 @@ def _parser():
         prog=PROG,
         description="Summarize a checkpoint, convert it (--dump), or open a Python shell "
                     "on it (--shell). Never imports TensorFlow.")
-    p.add_argument("model", metavar="MODEL",
-                   help="a TF checkpoint (prefix, .index, .data-*, 'checkpoint' file or a "
-                        "directory), or a .npz / .npy / .safetensors file")
+    p.add_argument("model", metavar="MODEL", help=_cli.INPUT_HELP)
     p.add_argument("--dump", metavar="OUT",
                    help="write the tensors to OUT: .npz, .safetensors, or else a TF "
                         "checkpoint prefix (streams one tensor at a time)")
     p.add_argument("--shell", action="store_true",
                    help="start an interactive Python shell with `source`, `keys`, `infos` "
                         "and `params` (a dict that reads a tensor when you index it)")
-    p.add_argument("--filter", dest="globs", metavar="GLOB", action="append", default=[],
-                   help="only tensors whose name matches this shell pattern (repeatable)")
-    p.add_argument("--regex", dest="regexes", metavar="REGEX", action="append", default=[],
-                   help="only tensors in whose name this regular expression is found "
-                        "(repeatable)")
+    _cli.add_filter_arguments(p)
     _cli.add_source_arguments(p)
     return p
 

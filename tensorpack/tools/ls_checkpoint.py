@@ -27,15 +27,8 @@ def _parser():
         prog=PROG,
         description="List the tensors of a checkpoint (name, shape, dtype, size), sorted by "
                     "name, with totals. Reads only the index; never imports TensorFlow.")
-    p.add_argument("path", metavar="PATH",
-                   help="a TF checkpoint (prefix, .index, .data-*, 'checkpoint' file or a "
-                        "directory), or a .npz / .npy / .safetensors file")
-    p.add_argument("--filter", dest="globs", metavar="GLOB", action="append", default=[],
-                   help="only names matching this shell pattern, matched against the whole "
-                        "name ('*' also matches '/'); repeat for several")
-    p.add_argument("--regex", dest="regexes", metavar="REGEX", action="append", default=[],
-                   help="only names in which this Python regular expression is found; "
-                        "repeat for several (a name passes if any --filter/--regex matches)")
+    p.add_argument("path", metavar="PATH", help=_cli.INPUT_HELP)
+    _cli.add_filter_arguments(p)
     p.add_argument("--json", action="store_true",
                    help="print JSON: {path, tensors: [{name, shape, dtype, nbytes}], totals}")
     p.add_argument("--sort", choices=["name", "size"], default="name",
