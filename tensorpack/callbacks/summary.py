@@ -52,7 +52,9 @@ class MovingAverageSummary(Callback):
         return self._fetch if self._train_op is None else None
 
 
-class _MergeAllSummariesAlone(Callback):
+class _MergeAllSummariesBase(Callback):
+    """Builds the merged summary op of a collection; subclasses decide when to run it."""
+
     def __init__(self, period, key):
         self._period = period
         self._key = key
@@ -62,6 +64,8 @@ class _MergeAllSummariesAlone(Callback):
             self._key, len(tfv1.get_collection(self._key))))
         self.summary_op = tfv1.summary.merge_all(self._key)
 
+
+class _MergeAllSummariesAlone(_MergeAllSummariesBase):
     def _trigger_step(self):
         if self._period and (self.local_step + 1) % self._period == 0:
             self._trigger()
@@ -71,15 +75,9 @@ class _MergeAllSummariesAlone(Callback):
             self.trainer.monitors.put_summary(self.summary_op.eval())
 
 
-class _MergeAllSummariesWithOp(Callback):
-    def __init__(self, period, key):
-        self._period = period
-        self._key = key
-
+class _MergeAllSummariesWithOp(_MergeAllSummariesBase):
     def _setup_graph(self):
-        logger.info("Summarizing collection '{}' of size {}.".format(
-            self._key, len(tfv1.get_collection(self._key))))
-        self.summary_op = tfv1.summary.merge_all(self._key)
+        super()._setup_graph()
         self._fetches = (None if self.summary_op is None
                          else tfv1.train.SessionRunArgs(self.summary_op))
 
