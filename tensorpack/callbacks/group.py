@@ -4,19 +4,13 @@ from contextlib import contextmanager
 
 from tensorpack.compat import tfv1
 from tensorpack.utils import logger
+from tensorpack.utils.utils import humanize_time_delta
 
 from .base import Callback
 from .hooks import CallbackToHook
 
 __all__ = ["Callbacks"]
 
-
-def _human_seconds(sec):
-    if sec < 60:
-        return "{:.2f} sec".format(sec)
-    if sec < 3600:
-        return "{:.1f} min".format(sec / 60)
-    return "{:.2f} hours".format(sec / 3600)
 
 
 class _EpochTimer:
@@ -37,7 +31,7 @@ class _EpochTimer:
         total = sum(t for _, t in self.times)
         if total < 2:  # not worth a line in the log
             return
-        slow = ["{}: {}".format(n, _human_seconds(t)) for n, t in self.times
+        slow = ["{}: {}".format(n, humanize_time_delta(t)) for n, t in self.times
                 if t > 1 and t / total > 0.3]
         logger.info("Callbacks took {:.3f} sec in total. {}".format(total, "; ".join(slow)))
 

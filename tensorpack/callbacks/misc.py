@@ -7,9 +7,9 @@ import numpy as np
 
 from tensorpack.compat import tfv1
 from tensorpack.utils import logger
+from tensorpack.utils.utils import humanize_time_delta
 
 from .base import Callback
-from .group import _human_seconds
 
 __all__ = ["EstimatedTimeLeft", "SendStat", "ThroughputTracker", "SessionRunTimeout",
            "InjectShell"]
@@ -38,7 +38,7 @@ class EstimatedTimeLeft(Callback):
         per_epoch = np.median(self._times) if self._median else np.mean(self._times)
         left = (self._max_epoch - self.epoch_num) * per_epoch
         if left > 0:
-            logger.info("Estimated Time Left: " + _human_seconds(left))
+            logger.info("Estimated Time Left: " + humanize_time_delta(left))
 
 
 class SendStat(Callback):

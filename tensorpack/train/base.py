@@ -27,6 +27,7 @@ from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import JustCurrentSession, SessionInit
 from tensorpack.train.hooked_session import HookedSession
 from tensorpack.utils import logger
+from tensorpack.utils.utils import humanize_time_delta
 
 __all__ = ["StopTraining", "Trainer"]
 
@@ -47,13 +48,6 @@ def call_only_once(func):
         return func(self, *args, **kwargs)
     return wrapper
 
-
-def _human_time(sec):
-    if sec < 60:
-        return "{:.2f} sec".format(sec)
-    if sec < 3600:
-        return "{:.1f} min".format(sec / 60)
-    return "{:.2f} hours".format(sec / 3600)
 
 
 def describe_trainable_vars():
@@ -285,7 +279,7 @@ class Trainer:
                     cbs.after_epoch()
                     logger.info("Epoch {} (global_step {}) finished, time:{}.".format(
                         self.loop.epoch_num, self.loop.global_step,
-                        _human_time(time.time() - start)))
+                        humanize_time_delta(time.time() - start)))
                     cbs.trigger_epoch()
                 logger.info("Training has finished!")
             except (StopTraining, tf.errors.OutOfRangeError) as e:
