@@ -55,3 +55,15 @@ def test_atomic_write_normal_mode_and_no_leftovers(tmp_path):
         pass
     assert target.read_bytes() == b"abc"
     assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_get_op_or_tensor_by_name():
+    import tensorflow as tf
+
+    from tensorpack.compat import tfv1
+    from tensorpack.tfutils.common import get_op_or_tensor_by_name
+    with tf.Graph().as_default():
+        x = tfv1.placeholder(tf.float32, [2], name="x")
+        assert get_op_or_tensor_by_name("x:0") is x
+        assert get_op_or_tensor_by_name("x") is x.op
+        assert get_op_or_tensor_by_name(["x", "x:0"]) == [x.op, x]

@@ -1,7 +1,7 @@
 """Small TensorFlow helpers used across the library (upstream's ``tfutils.common``)."""
 import tensorflow as tf
 
-from tensorpack.checkpoint.names import get_op_tensor_name
+from tensorpack.checkpoint.names import get_op_tensor_name, normalize_name
 from tensorpack.compat import tfv1
 
 __all__ = ["get_default_sess_config", "get_global_step_value", "get_global_step_var",
@@ -74,7 +74,7 @@ def get_op_or_tensor_by_name(name):
     graph = tfv1.get_default_graph()
 
     def one(n):
-        if len(n) >= 3 and ":" in n and n.rsplit(":", 1)[1].isdigit():
+        if normalize_name(n) != n:  # has a ':k' suffix
             return graph.get_tensor_by_name(n)
         return graph.get_operation_by_name(n)
 
