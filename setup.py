@@ -13,7 +13,7 @@ def read_version():
     return scope["__version__"]
 
 
-TEST_REQUIRES = ["pytest>=7", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
+TEST_REQUIRES = ["pytest>=7", "hypothesis>=6", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
 
 setup(
     name="tensorpack",
