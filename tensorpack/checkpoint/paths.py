@@ -115,6 +115,10 @@ def _resolve_dir(dirname, state_file, tried):
     if found is None:
         tried.append(os.path.join(dirname, "*.index"))
         found = _newest_in_dir(dirname)
+        if found is not None and len(tried) > 1:  # the state file named something missing
+            logger.warning("The state file '{}' names '{}', which does not exist; using the "
+                           "newest checkpoint in '{}' instead: '{}'.".format(
+                               state_file, tried[0][:-len(".index")], dirname, found))
     return found
 
 
