@@ -240,6 +240,10 @@ def originals(tmp_path_factory):
     np.savez(str(d / "a.npz"), **_ORIGINAL)
     np.savez_compressed(str(d / "c.npz"), **_ORIGINAL)
     save_tensors(str(d / "s.safetensors"), _ORIGINAL)
+    save_tensors(str(d / "tf"), dict(_ORIGINAL, names=np.array([b"ab", b"c"], dtype=object)))
+    for name in ("tf.index", "tf.data-00000-of-00001"):
+        with open(str(d / name), "rb") as f:
+            out[name] = f.read()
     for name in ("a.npz", "c.npz", "s.safetensors"):
         with open(str(d / name), "rb") as f:
             out[name] = f.read()
@@ -280,3 +284,23 @@ def test_fuzz_mutated_safetensors_errors_or_keeps_layout(tmp_path, originals, da
     # mutation inside the data can never shift, rename or reshape a tensor silently.
     if pos >= 8 + struct.unpack("<Q", originals["s.safetensors"][:8])[0]:
         assert {k: v.shape for k, v in got.items()} == {k: v.shape for k, v in _ORIGINAL.items()}
+
+
+@pytest.mark.parametrize("part", ["tf.index", "tf.data-00000-of-00001"])
+@_FUZZ
+@given(data=st.data())
+def test_fuzz_mutated_tf_checkpoint_errors_or_reads_back_equal(tmp_path, originals, part, data):
+    for name in ("tf.index", "tf.data-00000-of-00001"):
+        raw = _mutate(originals[name], data)[0] if name == part else originals[name]
+        with open(str(tmp_path / name), "wb") as f:
+            f.write(raw)
+    try:
+        with open_source(str(tmp_path / "tf")) as src:
+            got = {k: src.read(k) for k in src.keys()}
+    except DOCUMENTED:
+        return
+    # Every block of the index and every tensor carries a crc32c.
+    expected = dict(_ORIGINAL, names=np.array([b"ab", b"c"], dtype=object))
+    assert sorted(got) == sorted(expected)
+    for k, v in expected.items():
+        np.testing.assert_array_equal(got[k], v)
