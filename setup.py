@@ -40,6 +40,7 @@ setup(
             "ls-checkpoint=tensorpack.tools.ls_checkpoint:main",
             "dump-model-params=tensorpack.tools.dump_model_params:main",
             "checkpoint-manipulate=tensorpack.tools.checkpoint_manipulate:main",
+            "checkpoint-diff=tensorpack.tools.checkpoint_diff:main",
         ],
     },
     classifiers=[

@@ -265,14 +265,30 @@ class AutoResumeTrainConfig(TrainConfig):
 
 
 def _find_checkpoint(dirname):
-    """The checkpoint to resume from, found as ``SmartInit(dirname)`` finds it: the state
-    file's latest, else (with a warning naming the missing path) the newest in the directory.
+    """The checkpoint to resume from, found as ``SmartInit(dirname)`` finds it (the state
+    file's latest, else, with a warning naming the missing path, the newest in the directory),
+    and verified: when it is damaged, the newest intact one, with a warning per skipped one.
     """
     from tensorpack.checkpoint.paths import resolve_checkpoint_prefix
+    from tensorpack.checkpoint.verify import newest_intact, verify_checkpoint
     try:
-        return resolve_checkpoint_prefix(dirname)
+        prefix = resolve_checkpoint_prefix(dirname)
     except FileNotFoundError:
         return None
+    result = verify_checkpoint(prefix)
+    if result.ok:
+        return prefix
+
+    def skipped(r):
+        logger.warn("AutoResumeTrainConfig: skipping damaged checkpoint '{}': {}".format(
+            r.path, r.problem))
+    skipped(result)
+    found = newest_intact(dirname, os.path.basename(prefix).rsplit("-", 1)[0],
+                          on_skip=lambda r: None if r.path == prefix else skipped(r))
+    if found is not None:
+        logger.warn("AutoResumeTrainConfig: resuming from '{}', the newest intact checkpoint, "
+                    "instead.".format(found))
+    return found
 
 
 def _checkpoint_leftovers(dirname):

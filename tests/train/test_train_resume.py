@@ -199,3 +199,17 @@ def test_starting_fresh_over_unloadable_checkpoints_is_a_warning(logdir, warning
     config = AutoResumeTrainConfig(model=TinyModel(), dataflow=_df(), steps_per_epoch=3)
     assert config.session_init is None and config.starting_epoch == 1
     assert any("starting fresh" in w and "state file" in w for w in warnings_logged)
+
+
+def test_resume_skips_a_damaged_latest_checkpoint(logdir, captured, warnings_logged):
+    _run(max_epoch=2, monitors=[])
+    with open(os.path.join(logdir, "model-6.data-00000-of-00001"), "r+b") as f:
+        f.seek(4)
+        byte = f.read(1)
+        f.seek(4)
+        f.write(bytes([byte[0] ^ 0x10]))
+    config, probe = _run(AutoResumeTrainConfig, max_epoch=3, monitors=[])
+    assert config.starting_epoch == 2 and probe.start_step == 3  # from model-3
+    assert any("skipping damaged checkpoint" in w and "model-6" in w and "checksum" in w
+               for w in warnings_logged)
+    assert any("model-3" in w and "newest intact" in w for w in warnings_logged)
