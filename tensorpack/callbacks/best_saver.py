@@ -20,6 +20,7 @@ from tensorpack.checkpoint.published import (clean_published, publish_checkpoint
 from tensorpack.checkpoint.state import read_checkpoint_state
 from tensorpack.utils import logger
 
+from .background import directory_writer
 from .base import Callback
 
 __all__ = ["MinSaver", "MaxSaver"]
@@ -28,7 +29,8 @@ __all__ = ["MinSaver", "MaxSaver"]
 class MinSaver(Callback):
     """Keep a separate copy of the checkpoint with the minimum value of a statistic."""
 
-    def __init__(self, monitor_stat, reverse=False, filename=None, checkpoint_dir=None):
+    def __init__(self, monitor_stat, reverse=False, filename=None, checkpoint_dir=None,
+                 background=False):
         """
         Args:
             monitor_stat (str): the statistic's name in ``trainer.monitors``.
@@ -36,6 +38,9 @@ class MinSaver(Callback):
             filename (str): the copy's name in the checkpoint dir; ``min-<monitor_stat>``
                 (``max-<monitor_stat>`` with ``reverse``) by default.
             checkpoint_dir (str): where ``ModelSaver`` saves; the logger dir by default.
+            background (bool): make the copy on the checkpoint directory's writer thread,
+                after the save of the same step (use it with ``ModelSaver(background=True)``,
+                whose files are not written yet when this callback runs).
 
         Note:
             Put it after the ``ModelSaver`` (same ``checkpoint_dir``) and after the callback
@@ -49,6 +54,8 @@ class MinSaver(Callback):
             checkpoint_dir = logger.get_logger_dir()
         self.checkpoint_dir = None if checkpoint_dir is None else os.path.normpath(checkpoint_dir)
         self._warned_missing = False
+        self._background = bool(background)
+        self._pending = None
 
     # ---- names ---------------------------------------------------------------------------
     @property
@@ -158,8 +165,27 @@ class MinSaver(Callback):
             logger.warn("[{}] '{}' is {} at global_step={}; not considered.".format(
                 type(self).__name__, self.monitor_stat, val, step))
             return
-        if self._improves(val):
+        if not self._improves(val):
+            return
+        if not self._background:
             self._save(step, val)
+            return
+        self._wait_pending()
+        previous, self.best = self.best, (step, val)  # what the next trigger compares with
+        self._pending = directory_writer(self.checkpoint_dir).submit(
+            self._save_in_background, step, val, previous)
+
+    def _save_in_background(self, step, val, previous):
+        if not self._save(step, val) and self.best == (step, val):
+            self.best = previous  # not copied: a later, slightly worse value may still be
+
+    def _wait_pending(self):
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # _save reports its own failures; nothing else can raise
+
+    def _after_train(self):
+        self._wait_pending()
 
     def _latest_checkpoint(self):
         try:
@@ -178,13 +204,13 @@ class MinSaver(Callback):
                         "'{}'. Is a ModelSaver with the same checkpoint_dir placed before "
                         "{}?".format(name, self._extreme, self.monitor_stat, val, step,
                                      self.checkpoint_dir, name))
-            return
+            return False
         if checkpoint_step(prefix) != step:
             logger.warn("[{}] New {} '{}' found at global_step={}, but the latest checkpoint is "
                         "'{}'; nothing copied this time. The callbacks may run at different "
                         "frequencies or in the wrong order.".format(
                             name, self._extreme, self.monitor_stat, step, prefix))
-            return
+            return False
         record = {"monitor_stat": self.monitor_stat, "mode": self._mode, "value": val,
                   "global_step": step, "checkpoint": os.path.basename(prefix)}
         try:
@@ -192,10 +218,11 @@ class MinSaver(Callback):
         except OSError as e:
             logger.error("[{}] Cannot copy '{}' to '{}': {}. The previous best copy (if any) "
                          "is unchanged.".format(name, prefix, self._target(), e))
-            return
+            return False
         self.best = (step, val)
         logger.info("Model at global_step={} with {} {}={:.5g} saved.".format(
             step, self._extreme, self.monitor_stat, val))
+        return True
 
 
 class MaxSaver(MinSaver):
@@ -204,11 +231,13 @@ class MaxSaver(MinSaver):
     See :class:`MinSaver`.
     """
 
-    def __init__(self, monitor_stat, filename=None, checkpoint_dir=None):
+    def __init__(self, monitor_stat, filename=None, checkpoint_dir=None, background=False):
         """
         Args:
             monitor_stat (str): the statistic's name.
             filename (str): the copy's name; ``max-<monitor_stat>`` by default.
             checkpoint_dir (str): where ``ModelSaver`` saves; the logger dir by default.
+            background (bool): see :class:`MinSaver`.
         """
-        super().__init__(monitor_stat, True, filename=filename, checkpoint_dir=checkpoint_dir)
+        super().__init__(monitor_stat, True, filename=filename, checkpoint_dir=checkpoint_dir,
+                         background=background)

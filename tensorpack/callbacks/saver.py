@@ -19,12 +19,16 @@ import os
 import shutil
 from datetime import datetime
 
+import numpy as np
+
+from tensorpack.checkpoint.bundle_writer import write_tf_checkpoint
 from tensorpack.checkpoint.paths import checkpoint_files, save_leftovers
 from tensorpack.checkpoint.state import read_checkpoint_state
 from tensorpack.compat import tfv1
 from tensorpack.utils import logger
 from tensorpack.utils.fs import mkdir_p
 
+from .background import KeptCheckpoints, directory_writer
 from .base import Callback
 from .best_saver import MaxSaver, MinSaver
 
@@ -58,7 +62,8 @@ class ModelSaver(Callback):
     """Save the model as a TF checkpoint whenever triggered (every epoch by default)."""
 
     def __init__(self, max_to_keep=10, keep_checkpoint_every_n_hours=0.5, checkpoint_dir=None,
-                 var_collections=None, max_consecutive_failures=3, on_nonfinite="rename"):
+                 var_collections=None, max_consecutive_failures=3, on_nonfinite="rename",
+                 background=False):
         """
         Args:
             max_to_keep (int): as in ``tf.compat.v1.train.Saver``: how many recent
@@ -76,6 +81,14 @@ class ModelSaver(Callback):
                 the latest checkpoint stays the last finite one; ``"skip"``: do not save;
                 ``"stop"``: stop training with :class:`CheckpointSaveError`; ``"ignore"``:
                 save as usual without checking (upstream's behaviour).
+            background (bool): write checkpoints off the training thread. A save then stalls
+                training only for one session run that copies the variables to host memory
+                (about the model's size); the files are written by a worker thread with the
+                TensorFlow-free writer, flushed, and only then named in the state file. One
+                save is in flight at a time: a trigger while the previous save is still
+                being written waits for it. Failures are logged and counted as synchronous
+                ones are, and training does not return before the last save is complete.
+                Partitioned variables are saved synchronously.
 
         Raises:
             NotADirectoryError: if ``checkpoint_dir`` exists and is not a directory.
@@ -85,6 +98,8 @@ class ModelSaver(Callback):
             raise ValueError("ModelSaver: on_nonfinite must be one of {}, got {!r}.".format(
                 ", ".join(_NONFINITE_ACTIONS), on_nonfinite))
         self._on_nonfinite = on_nonfinite
+        self._background = bool(background)
+        self._pending = None  # (future, prefix) of the save being written in the background
         if var_collections is None:
             var_collections = [tfv1.GraphKeys.GLOBAL_VARIABLES]
         if not isinstance(var_collections, (list, tuple)):
@@ -127,6 +142,11 @@ class ModelSaver(Callback):
         # a Scaffold / MonitoredSession looks for the saver in this collection
         tfv1.add_to_collection(tfv1.GraphKeys.SAVERS, self.saver)
         self._gs_var = tfv1.train.get_global_step()
+        if self._background and any(getattr(v, "_save_slice_info", None) for v in var_list):
+            logger.warn("ModelSaver: partitioned variables are saved synchronously "
+                        "(background=True needs whole variables).")
+            self._background = False
+        self._var_list = var_list
         self._nbytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size
                            for v in var_list if v.shape.is_fully_defined()) \
             + _INDEX_BYTES_PER_VAR * len(var_list) + _SPACE_MARGIN
@@ -150,6 +170,8 @@ class ModelSaver(Callback):
     def _before_train(self):
         self._remove_leftovers()
         self._recover_kept_checkpoints()
+        if self._background:  # prune the graph for the snapshot now, not at the first save
+            self._snapshot = tfv1.get_default_session().make_callable(self._var_list)
         # the graph is finalized now: this is the graph that will be trained
         path = self._meta_graph_path()
         try:
@@ -180,27 +202,38 @@ class ModelSaver(Callback):
                             len(removed), self.checkpoint_dir, freed / 1e6,
                             ", ".join(removed[:5]), ", ..." if len(removed) > 5 else ""))
 
-    def _recover_kept_checkpoints(self):
-        """Let ``max_to_keep`` count the checkpoints an earlier run kept (as the state file
-        lists them), so that disk use stays bounded across restarts."""
+    def _kept_from_state(self):
+        """``(prefix, mtime)`` of the checkpoints the state file lists that still exist."""
         try:
             state = read_checkpoint_state(self.checkpoint_dir)
         except (OSError, ValueError):
-            return
+            return []
         if state is None:
-            return
-        paths = []
+            return []
+        kept = []
         for p in state.all_model_checkpoint_paths:
             if not os.path.isfile(p + ".index"):  # a moved directory: look beside the file
                 p = os.path.join(self.checkpoint_dir, os.path.basename(p))
-            if os.path.isfile(p + ".index") and p not in paths:
-                paths.append(p)
-        if paths:
-            self.saver.recover_last_checkpoints(paths)
+            if os.path.isfile(p + ".index") and p not in [k for k, _ in kept]:
+                kept.append((p, os.path.getmtime(p + ".index")))
+        return kept
+
+    def _recover_kept_checkpoints(self):
+        """Let ``max_to_keep`` count the checkpoints an earlier run kept (as the state file
+        lists them), so that disk use stays bounded across restarts."""
+        kept = self._kept_from_state()
+        if self._background:
+            self._kept = KeptCheckpoints(self.checkpoint_dir, self._max_to_keep,
+                                         self._keep_every_n_hours, kept)
+        elif kept:
+            self.saver.recover_last_checkpoints([p for p, _ in kept])
 
     def _trigger(self):
         if self._gs_var is None:
             self._gs_var = tfv1.train.get_global_step()
+        if self._background:
+            self._trigger_background()
+            return
         sess = tfv1.get_default_session()
         prefix = "{}-{}".format(self.path, self.global_step)
         try:
@@ -220,6 +253,55 @@ class ModelSaver(Callback):
             self._failures = 0
             logger.info("Model saved to %s." % saved)
 
+    def _trigger_background(self):
+        self._finish_pending()  # at most one save in flight
+        prefix = "{}-{}".format(self.path, self.global_step)
+        try:
+            self._check_free_space()
+        except OSError as e:
+            self._on_failure(e, prefix)
+            return
+        values = self._snapshot()  # one session run: the only stall
+        future = directory_writer(self.checkpoint_dir).submit(
+            self._write_snapshot, self.global_step, values)
+        self._pending = (future, prefix)
+
+    def _write_snapshot(self, step, values):
+        """Runs on the writer thread: check, write, flush, then name it in the state file."""
+        names = [v.op.name for v in self._var_list]
+        bad = [n for n, v in zip(names, values)
+               if v.dtype.kind in "fc" and not np.isfinite(v).all()]
+        path, write_state = self.path, True
+        if bad and self._on_nonfinite != "ignore":
+            self._report_nonfinite(bad, step)  # raises for 'stop'
+            if self._on_nonfinite == "skip":
+                return
+            path = os.path.join(self.checkpoint_dir, "nonfinite-" + os.path.basename(self.path))
+            write_state = False
+        prefix = "{}-{}".format(path, step)
+        write_tf_checkpoint(prefix, dict(zip(names, values)), fsync=True)
+        if write_state:
+            self._kept.add(prefix)
+        logger.info("Model saved to %s." % prefix)
+
+    def _finish_pending(self):
+        """Wait for the background save in flight; count its failure as a failed save."""
+        if self._pending is None:
+            return
+        future, prefix = self._pending
+        self._pending = None
+        try:
+            future.result()
+        except CheckpointSaveError:
+            raise
+        except (OSError, ValueError) as e:
+            self._on_failure(e, prefix)
+        else:
+            self._failures = 0
+
+    def _after_train(self):
+        self._finish_pending()  # training returns only once the last save is complete
+
     def _check_free_space(self):
         try:
             free = shutil.disk_usage(self.checkpoint_dir).free
@@ -236,27 +318,32 @@ class ModelSaver(Callback):
         ok = sess.run(self._finite_op)
         if ok.all():
             return True
-        bad = [v.op.name for v, good in zip(self._finite_vars, ok) if not good]
-        action = {"rename": "it is saved as 'nonfinite-{}' instead, outside the state file, "
-                            "so the latest checkpoint stays the last finite one".format(
-                                os.path.basename(prefix)),
+        self._report_nonfinite([v.op.name for v, good in zip(self._finite_vars, ok) if not good],
+                               self.global_step)
+        return False
+
+    def _report_nonfinite(self, bad, step):
+        """Log the loud error about NaN / Inf weights; raise for ``on_nonfinite='stop'``."""
+        action = {"rename": "it is saved as 'nonfinite-{}-{}' instead, outside the state "
+                            "file, so the latest checkpoint stays the last finite one".format(
+                                os.path.basename(self.path), step),
                   "skip": "it is not saved (on_nonfinite='skip')",
                   "stop": "training stops (on_nonfinite='stop')"}[self._on_nonfinite]
         logger.error("ModelSaver: {} variable(s) hold NaN or Inf at global_step={} ({}{}); {}. "
                      "Training has probably diverged.".format(
-                         len(bad), self.global_step, ", ".join(bad[:5]),
-                         ", ..." if len(bad) > 5 else "", action))
+                         len(bad), step, ", ".join(bad[:5]), ", ..." if len(bad) > 5 else "",
+                         action))
         if self._on_nonfinite == "stop":
             raise CheckpointSaveError(
                 "ModelSaver: the model holds NaN or Inf at global_step={} ({}); stopping "
                 "training as on_nonfinite='stop' asks. Resume from the last finite "
-                "checkpoint.".format(self.global_step, ", ".join(bad[:5])))
-        return False
+                "checkpoint.".format(step, ", ".join(bad[:5])))
 
-    def _on_failure(self, err):
+    def _on_failure(self, err, prefix=None):
         self._failures += 1
-        step = self.global_step
-        prefix = "{}-{}".format(self.path, step)
+        if prefix is None:
+            prefix = "{}-{}".format(self.path, self.global_step)
+        step = prefix.rsplit("-", 1)[-1]
         self._remove_partial(prefix)
         state = None
         try:
