@@ -34,11 +34,20 @@ def validate_coords(coords):
                              if isinstance(coords, np.ndarray) else type(coords).__name__))
 
 
-def _as_augmentor_list(augmentors):
-    from tensorpack.dataflow.imgaug import AugmentorList
-    if isinstance(augmentors, AugmentorList):
-        return augmentors
-    return AugmentorList(augmentors)
+class _Augmenting:
+    """What the augmentation dataflows share: the augmentor list, the copy policy, the
+    error policy, and reseeding the augmentors along with the source."""
+
+    def _setup_augmentation(self, augmentors, copy, catch_exceptions):
+        from tensorpack.dataflow.imgaug import AugmentorList
+        self.augs = augmentors if isinstance(augmentors, AugmentorList) \
+            else AugmentorList(augmentors)
+        self._copy = copy
+        self._exception_handler = ExceptionHandler(catch_exceptions)
+
+    def reset_state(self):
+        self.ds.reset_state()
+        self.augs.reset_state()
 
 
 class ExceptionHandler:
@@ -111,7 +120,7 @@ class ImageFromFile(RNGDataFlow):
             yield [im]
 
 
-class AugmentImageComponent(MapDataComponent):
+class AugmentImageComponent(_Augmenting, MapDataComponent):
     """Augment one image component of every datapoint."""
 
     def __init__(self, ds, augmentors, index=0, copy=True, catch_exceptions=False):
@@ -125,14 +134,8 @@ class AugmentImageComponent(MapDataComponent):
             catch_exceptions (bool): log augmentation errors and skip the datapoint,
                 instead of raising.
         """
-        self.augs = _as_augmentor_list(augmentors)
-        self._copy = copy
-        self._exception_handler = ExceptionHandler(catch_exceptions)
+        self._setup_augmentation(augmentors, copy, catch_exceptions)
         super().__init__(ds, self._aug_mapper, index)
-
-    def reset_state(self):
-        self.ds.reset_state()
-        self.augs.reset_state()
 
     def _aug_mapper(self, img):
         check_dtype(img)
@@ -143,7 +146,7 @@ class AugmentImageComponent(MapDataComponent):
         return None
 
 
-class AugmentImageCoordinates(MapData):
+class AugmentImageCoordinates(_Augmenting, MapData):
     """Augment an image and an ``Nx2`` array of ``(x, y)`` coordinates the same way."""
 
     def __init__(self, ds, augmentors, img_index=0, coords_index=1, copy=True,
@@ -156,16 +159,10 @@ class AugmentImageCoordinates(MapData):
             coords_index (int or str): index or key of the coordinates (float, ``Nx2``).
             copy, catch_exceptions: as in :class:`AugmentImageComponent`.
         """
-        self.augs = _as_augmentor_list(augmentors)
+        self._setup_augmentation(augmentors, copy, catch_exceptions)
         self._img_index = img_index
         self._coords_index = coords_index
-        self._copy = copy
-        self._exception_handler = ExceptionHandler(catch_exceptions)
         super().__init__(ds, self._aug_mapper)
-
-    def reset_state(self):
-        self.ds.reset_state()
-        self.augs.reset_state()
 
     def _aug_mapper(self, dp):
         with self._exception_handler.catch():
@@ -182,7 +179,7 @@ class AugmentImageCoordinates(MapData):
         return None
 
 
-class AugmentImageComponents(MapData):
+class AugmentImageComponents(_Augmenting, MapData):
     """Augment several images (e.g. an image and its mask) and coordinate arrays of a
     datapoint with one shared random transform.
 
@@ -203,16 +200,10 @@ class AugmentImageComponents(MapData):
             coords_index (tuple): indices or keys of ``Nx2`` coordinate components.
             copy, catch_exceptions: as in :class:`AugmentImageComponent`.
         """
-        self.augs = _as_augmentor_list(augmentors)
+        self._setup_augmentation(augmentors, copy, catch_exceptions)
         self._index = index
         self._coords_index = coords_index
-        self._copy = copy
-        self._exception_handler = ExceptionHandler(catch_exceptions)
         super().__init__(ds, self._aug_mapper)
-
-    def reset_state(self):
-        self.ds.reset_state()
-        self.augs.reset_state()
 
     def _aug_mapper(self, dp):
         dp = list(dp) if isinstance(dp, tuple) else dp

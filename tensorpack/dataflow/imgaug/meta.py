@@ -34,7 +34,16 @@ class RandomApplyAug(ImageAugmentor):
         return NoOpTransform()
 
 
-class RandomChooseAug(ImageAugmentor):
+class _ChoosesAmongAugmentors(ImageAugmentor):
+    """Reseeds the augmentors in ``self.aug_lists`` along with itself."""
+
+    def reset_state(self):
+        super().reset_state()
+        for aug in self.aug_lists:
+            aug.reset_state()
+
+
+class RandomChooseAug(_ChoosesAmongAugmentors):
     """Apply one augmentor picked at random (uniformly, or with given probabilities)."""
 
     def __init__(self, aug_lists):
@@ -50,17 +59,12 @@ class RandomChooseAug(ImageAugmentor):
         self._init(locals())
         super().__init__()
 
-    def reset_state(self):
-        super().reset_state()
-        for aug in self.aug_lists:
-            aug.reset_state()
-
     def get_transform(self, img):
         chosen = self.rng.choice(len(self.aug_lists), p=self.prob)
         return self.aug_lists[chosen].get_transform(img)
 
 
-class RandomOrderAug(ImageAugmentor):
+class RandomOrderAug(_ChoosesAmongAugmentors):
     """Apply all augmentors in a random order.
 
     Every augmentor decides its transform on the input image, so they should not change
@@ -74,11 +78,6 @@ class RandomOrderAug(ImageAugmentor):
         """
         self._init(locals())
         super().__init__()
-
-    def reset_state(self):
-        super().reset_state()
-        for aug in self.aug_lists:
-            aug.reset_state()
 
     def get_transform(self, img):
         order = self.rng.permutation(len(self.aug_lists))
