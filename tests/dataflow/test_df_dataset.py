@@ -244,3 +244,57 @@ def test_training_bbox(tmp_path):
     boxes = dataset.ILSVRC12.get_training_bbox(str(tmp_path), [("n1/n1_1.JPEG", 0),
                                                                ("n1/n1_2.JPEG", 0)])
     assert boxes[0].tolist() == [1, 2, 7, 6] and boxes[1] is None
+
+
+# ---------------- smaller readers: TinyImageNet, Caltech 101 Silhouettes, Places365 ----------------
+
+def test_tiny_imagenet(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    (tmp_path / "wnids.txt").write_text("n01\nn02\n")
+    for label, wnid in enumerate(["n01", "n02"]):
+        (tmp_path / "train" / wnid / "images").mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "train" / wnid / "images" / "a.JPEG"),
+                    np.full((64, 64, 3), label, "u1"))
+    (tmp_path / "val" / "images").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "val" / "images" / "val_0.JPEG"), np.zeros((64, 64, 3), "u1"))
+    (tmp_path / "val" / "val_annotations.txt").write_text("val_0.JPEG\tn02\t0\t0\t10\t10\n")
+    train = dataset.TinyImageNet(str(tmp_path), "train")
+    train.reset_state()
+    assert sorted((int(im[0, 0, 0]), label) for im, label in train) == [(0, 0), (1, 1)]
+    val = dataset.TinyImageNet(str(tmp_path), "val")
+    val.reset_state()
+    (img, label), = list(val)
+    assert img.shape == (64, 64, 3) and label == 1
+
+
+def test_caltech101_silhouettes(tmp_path):
+    sio = pytest.importorskip("scipy.io")
+    mat = {}
+    for name, n in (("train", 4), ("val", 3), ("test", 2)):
+        mat[name + "_data"] = RS.randint(0, 2, size=(n, 784)).astype("float64")
+        mat[name + "_labels"] = np.arange(1, n + 1).reshape(n, 1).astype("float64")
+    sio.savemat(str(tmp_path / "caltech101_silhouettes_28_split1.mat"), mat)
+    ds = dataset.Caltech101Silhouettes("val", shuffle=False, dir=str(tmp_path))
+    ds.reset_state()
+    out = list(ds)
+    assert len(ds) == 3 and [int(dp[1]) for dp in out] == [0, 1, 2]
+    np.testing.assert_array_equal(out[1][0], mat["val_data"][1].reshape(28, 28))
+    with pytest.raises(FileNotFoundError) as e:
+        dataset.Caltech101Silhouettes("train")
+    _check_missing_error(e, "caltech101_silhouettes_28_split1.mat", "caltech101_data")
+
+
+def test_places365(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    lines = []
+    for category in ("beach", "airfield"):
+        (tmp_path / "val" / category).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "val" / category / "1.jpg"), np.zeros((8, 8, 3), "u1"))
+        lines.append("val/{}/1.jpg".format(category))
+    (tmp_path / "val.txt").write_text("\n".join(lines) + "\n")
+    ds = dataset.Places365Standard(str(tmp_path), "val")
+    assert ds.get_label_names() == ["airfield", "beach"] and not ds.shuffle
+    ds.reset_state()
+    assert [label for _, label in ds] == [1, 0]
+    with pytest.raises(FileNotFoundError, match="train.txt"):
+        dataset.Places365Standard(str(tmp_path), "train")
