@@ -362,3 +362,29 @@ def test_import_is_lazy_and_missing_opencv_is_explained():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "tensorpack[dataflow]" in out.stdout and "opencv-python-headless" in out.stdout
+
+
+def test_one_transform_applies_identically_twice():
+    # a chain's transform is decided once; applying it to a second copy (e.g. a mask)
+    # repeats exactly the same operations, including old-style and noise augmentors
+    chain = imgaug.AugmentorList([OldStyleShift(3), imgaug.Contrast((0.8, 1.2)),
+                                  imgaug.Flip(horiz=True), imgaug.Resize((30, 30)),
+                                  imgaug.SaltPepperNoise()])
+    chain.reset_state()
+    img = np.random.RandomState(0).rand(20, 20).astype("float32")
+    tfm = chain.get_transform(img)
+    first = tfm.apply_image(img.copy())
+    assert "LazyTransform" not in repr(tfm)  # all decided by the first application
+    np.testing.assert_array_equal(tfm.apply_image(img.copy()), first)
+    assert first.shape == (30, 30)
+    out = tfm.apply_coords(np.array([[0.0, 0.0], [10.0, 12.0]], "float32"))
+    assert out.shape == (2, 2)
+    lazy = chain.get_transform(img)
+    with pytest.raises(RuntimeError, match="before apply_image"):
+        lazy.apply_coords(np.zeros((1, 2), "float32"))
+
+
+def test_legacy_names():
+    from tensorpack.dataflow.imgaug import transform
+    assert transform.TransformAugmentorBase is imgaug.ImageAugmentor
+    assert imgaug.Augmentor is imgaug.ImageAugmentor

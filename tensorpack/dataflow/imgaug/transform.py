@@ -308,3 +308,11 @@ class LazyTransform(BaseTransform):
         return repr(self._transform)
 
     __str__ = __repr__
+
+
+def __getattr__(name):
+    # upstream's legacy alias, resolved lazily because base.py is imported after this module
+    if name == "TransformAugmentorBase":
+        from tensorpack.dataflow.imgaug.base import ImageAugmentor
+        return ImageAugmentor
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))
