@@ -86,6 +86,31 @@ def test_download_failure_is_quick_and_clear(tmp_path, monkeypatch):
     assert not [f for f in os.listdir(tmp_path) if f.endswith(".gz")]  # no partial file left
 
 
+def test_download_from_a_local_server(tmp_path, monkeypatch):
+    import functools
+    import http.server
+    import threading
+    served = tmp_path / "served"
+    images, labels = write_mnist(str(served), "t10k", 5)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.delenv("TENSORPACK_NO_DOWNLOAD")
+        monkeypatch.setattr(dataset.Mnist, "_SOURCE_URL",
+                            "http://127.0.0.1:{}/".format(server.server_address[1]))
+        ds = dataset.Mnist("test", shuffle=False, dir=str(tmp_path / "fetched"))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    assert len(ds) == 5 and [int(dp[1]) for dp in ds] == labels.tolist()
+    assert sorted(os.listdir(tmp_path / "fetched")) == ["t10k-images-idx3-ubyte.gz",
+                                                       "t10k-labels-idx1-ubyte.gz"]
+
+
 # ---------------- CIFAR (Python 2 pickles, as published) ----------------
 
 def test_cifar10(tmp_path):
@@ -298,3 +323,14 @@ def test_places365(tmp_path):
     assert [label for _, label in ds] == [1, 0]
     with pytest.raises(FileNotFoundError, match="train.txt"):
         dataset.Places365Standard(str(tmp_path), "train")
+
+
+def test_default_dataset_directory(tmp_path, monkeypatch):
+    from tensorpack.utils.fs import get_dataset_path
+    monkeypatch.delenv("TENSORPACK_DATASET")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert get_dataset_path("mnist_data") == str(tmp_path / "home" / "tensorpack_data" /
+                                                 "mnist_data")
+    assert (tmp_path / "home" / "tensorpack_data").is_dir()
+    with pytest.raises(FileNotFoundError, match="tensorpack_data/svhn_data"):
+        dataset.SVHNDigit("test")
