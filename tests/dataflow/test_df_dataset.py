@@ -326,6 +326,7 @@ def test_places365(tmp_path):
 
 
 def test_default_dataset_directory(tmp_path, monkeypatch):
+    pytest.importorskip("scipy.io")
     from tensorpack.utils.fs import get_dataset_path
     monkeypatch.delenv("TENSORPACK_DATASET")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
