@@ -34,22 +34,6 @@ def validate_coords(coords):
                              if isinstance(coords, np.ndarray) else type(coords).__name__))
 
 
-class _Augmenting:
-    """What the augmentation dataflows share: the augmentor list, the copy policy, the
-    error policy, and reseeding the augmentors along with the source."""
-
-    def _setup_augmentation(self, augmentors, copy, catch_exceptions):
-        from tensorpack.dataflow.imgaug import AugmentorList
-        self.augs = augmentors if isinstance(augmentors, AugmentorList) \
-            else AugmentorList(augmentors)
-        self._copy = copy
-        self._exception_handler = ExceptionHandler(catch_exceptions)
-
-    def reset_state(self):
-        self.ds.reset_state()
-        self.augs.reset_state()
-
-
 class ExceptionHandler:
     """Re-raise errors, or (``catch_exceptions=True``) log them sparingly and go on."""
 
@@ -68,6 +52,22 @@ class ExceptionHandler:
             if self._nr_error < 10 or self._nr_error % 100 == 0:
                 logger.exception("Augmentation failed ({} errors so far); the datapoint is "
                                  "skipped.".format(self._nr_error))
+
+
+class _Augmenting:
+    """What the augmentation dataflows share: the augmentor list, the copy policy, the
+    error policy, and reseeding the augmentors along with the source."""
+
+    def _setup_augmentation(self, augmentors, copy, catch_exceptions):
+        from tensorpack.dataflow.imgaug import AugmentorList
+        self.augs = augmentors if isinstance(augmentors, AugmentorList) \
+            else AugmentorList(augmentors)
+        self._copy = copy
+        self._exception_handler = ExceptionHandler(catch_exceptions)
+
+    def reset_state(self):
+        self.ds.reset_state()
+        self.augs.reset_state()
 
 
 class ImageFromFile(RNGDataFlow):
