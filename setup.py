@@ -13,7 +13,7 @@ def read_version():
     return scope["__version__"]
 
 
-TEST_REQUIRES = ["pytest>=7", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
+TEST_REQUIRES = ["pytest>=7", "hypothesis>=6", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
 # Optional parts of the data pipeline (image augmentation, .mat dataset files).
 DATAFLOW_EXTRAS = ["opencv-python-headless>=4.5", "scipy>=1.7"]
 
@@ -43,6 +43,7 @@ setup(
             "ls-checkpoint=tensorpack.tools.ls_checkpoint:main",
             "dump-model-params=tensorpack.tools.dump_model_params:main",
             "checkpoint-manipulate=tensorpack.tools.checkpoint_manipulate:main",
+            "checkpoint-diff=tensorpack.tools.checkpoint_diff:main",
         ],
     },
     classifiers=[

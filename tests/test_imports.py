@@ -17,6 +17,9 @@ def _modules_after(code):
     "import tensorpack.checkpoint",
     "import tensorpack.utils.logger",
     "from tensorpack import logger",
+    "import tensorpack.tools.ls_checkpoint, tensorpack.tools.checkpoint_diff",
+    "import tensorpack.checkpoint.verify, tensorpack.checkpoint.diff",
+    "import tensorpack.checkpoint.published",
 ])
 def test_no_tensorflow_import(stmt):
     mods = _modules_after(stmt)

@@ -5,9 +5,11 @@ each member's small ``.npy`` header, so no tensor data is read or decompressed.
 Reading never unpickles: an object array inside is an error.
 """
 import ast
+import math
 import os
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -21,6 +23,12 @@ __all__ = ["NpzSource", "NpySource", "write_npz", "read_npy_header"]
 
 _NPY_MAGIC = b"\x93NUMPY"
 _MAX_HEADER = 1 << 20  # .npy headers are tiny; anything bigger is corrupt
+_MAX_DEFLATE_RATIO = 1032  # deflate's largest possible expansion of stored bytes
+_CHUNK = 16 << 20
+# What zipfile raises on a damaged member (a bad CRC is BadZipFile; a damaged deflate stream
+# zlib.error; an unsupported compression method NotImplementedError).
+_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error,
+               NotImplementedError, OverflowError)
 
 
 def read_npy_header(f, where):
@@ -79,13 +87,16 @@ def _info_from_header(name, dtype, shape, where):
 class NpzSource(CheckpointSource):
     """Tensors of an ``.npz`` file (as written by ``np.savez`` / ``np.savez_compressed``).
 
-    Listing reads only the ``.npy`` headers. Arrays in uncompressed members are
-    memory-mapped when ``mmap`` is on; compressed ones are decompressed on demand.
+    Listing reads only the ``.npy`` headers. Every read verifies the member's zip CRC-32
+    (as ``np.load`` does), streaming, so memory stays at one tensor: an uncompressed member
+    is memory-mapped when ``mmap`` is on and checked in chunks; a compressed one is
+    decompressed straight into its array. A member whose declared size the file cannot hold
+    is refused before anything is allocated. When a name occurs twice, the last member wins,
+    as with ``np.load``.
 
     Args:
         path (str): the ``.npz`` file.
-        mmap (bool): memory-map uncompressed members instead of copying them. The zip
-            checksum of a memory-mapped member is not checked; use False to check it.
+        mmap (bool): memory-map uncompressed members instead of copying them.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -100,7 +111,7 @@ class NpzSource(CheckpointSource):
             raise FileNotFoundError("npz file '{}' does not exist.".format(self.path))
         try:
             self._zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as e:
             raise ValueError("'{}' is not a readable .npz file ({}); it may be truncated or "
                              "corrupt.".format(self.path, e)) from None
         self._members = {}
@@ -109,8 +120,10 @@ class NpzSource(CheckpointSource):
                 continue
             name = zinfo.filename
             key = name[:-4] if name.endswith(".npy") else name
-            self._members.setdefault(key, zinfo)
+            self._members.pop(key, None)  # keep insertion order of the last copy
+            self._members[key] = zinfo
         self._headers = {}
+        self._verified = set()
 
     def _where(self, key):
         return "'{}' (array '{}')".format(self.path, key)
@@ -120,15 +133,18 @@ class NpzSource(CheckpointSource):
             raise ValueError("NpzSource('{}') is closed; open it again to read.".format(self.path))
         return self._zip
 
+    def _corrupt(self, key, why):
+        return ValueError("Cannot read {}: {}; the file is truncated or corrupt.".format(
+            self._where(key), why))
+
     def _header(self, key):
         if key not in self._headers:
             zinfo = self._members[key]
             try:
                 with self._zipfile().open(zinfo) as f:
                     self._headers[key] = read_npy_header(f, self._where(key))
-            except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as e:
-                raise ValueError("Cannot read {}: {}; the file may be corrupt.".format(
-                    self._where(key), e)) from None
+            except _ZIP_ERRORS as e:
+                raise self._corrupt(key, e) from None
         return self._headers[key]
 
     def _list(self):
@@ -142,23 +158,54 @@ class NpzSource(CheckpointSource):
         self._zipfile()  # fail clearly after close()
         dtype, shape, fortran, hbytes = self._header(name)
         zinfo = self._members[name]
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
+        self._check_sizes(name, zinfo, hbytes, nbytes)
         if (self._mmap and zinfo.compress_type == zipfile.ZIP_STORED and not zinfo.flag_bits & 1
                 and dtype.kind not in "SU" and len(shape) > 0 and nbytes > 0):
             arr = self._read_mmap(zinfo, dtype, shape, fortran, hbytes, nbytes, name)
         else:
-            arr = self._read_zip(zinfo, name)
+            arr = self._read_zip(zinfo, dtype, shape, fortran, hbytes, nbytes, name)
         if not arr.dtype.isnative and arr.dtype.kind not in "SUO":
             arr = arr.astype(arr.dtype.newbyteorder("="))
         return as_tensor_array(arr, name)
 
-    def _read_zip(self, zinfo, name):
+    def _check_sizes(self, name, zinfo, hbytes, nbytes):
+        # Sizes come from the file itself, so bound them by what the file can hold before
+        # allocating anything: a stored member is as big as its bytes on disk, and deflate
+        # cannot expand data more than ~1032 times.
+        if zinfo.compress_type == zipfile.ZIP_STORED:
+            limit = zinfo.compress_size
+        else:
+            limit = zinfo.compress_size * _MAX_DEFLATE_RATIO + 1024
+        if hbytes + nbytes > zinfo.file_size or zinfo.file_size > limit:
+            raise self._corrupt(name, "its header declares {} data bytes but the member holds "
+                                "{} ({} stored)".format(nbytes, zinfo.file_size - hbytes,
+                                                        zinfo.compress_size))
+
+    def _read_zip(self, zinfo, dtype, shape, fortran, hbytes, nbytes, name):
+        order = "F" if fortran else "C"
         try:
             with self._zipfile().open(zinfo) as f:
-                return npy_format.read_array(f, allow_pickle=False, max_header_size=_MAX_HEADER)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as e:
-            raise ValueError("Cannot read {}: {}; the file may be truncated or corrupt.".format(
-                self._where(name), e)) from None
+                f.read(hbytes)
+                if nbytes == 0:
+                    arr = np.empty(shape, dtype=dtype, order=order)
+                else:
+                    buf = np.empty(nbytes, dtype=np.uint8)
+                    view = memoryview(buf)
+                    got = 0
+                    while got < nbytes:
+                        n = f.readinto(view[got:got + _CHUNK])
+                        if not n:
+                            break
+                        got += n
+                    arr = buf.view(dtype).reshape(shape, order=order) if got == nbytes else None
+                while f.read(_CHUNK):  # the CRC-32 is checked once the member is read to its end
+                    pass
+        except _ZIP_ERRORS as e:
+            raise self._corrupt(name, e) from None
+        if arr is None:
+            raise self._corrupt(name, "its data ends after {} of {} bytes".format(got, nbytes))
+        return arr
 
     def _read_mmap(self, zinfo, dtype, shape, fortran, hbytes, nbytes, name):
         # The member's data starts after its local header, whose variable-length fields
@@ -168,15 +215,31 @@ class NpzSource(CheckpointSource):
             local = f.read(30)
             fsize = os.fstat(f.fileno()).st_size
         if len(local) != 30 or local[:4] != b"PK\x03\x04":
-            raise ValueError("Cannot read {}: bad zip local header; the file is corrupt.".format(
-                self._where(name)))
+            raise self._corrupt(name, "bad zip local header")
         nlen, xlen = struct.unpack("<HH", local[26:30])
-        start = zinfo.header_offset + 30 + nlen + xlen + hbytes
-        if start + nbytes > fsize or hbytes + nbytes > zinfo.file_size:
-            raise ValueError("Cannot read {}: its data runs past the end of the file; the file "
-                             "is truncated or corrupt.".format(self._where(name)))
-        return np.memmap(self.path, dtype=dtype, mode="r", offset=start, shape=shape,
+        member = zinfo.header_offset + 30 + nlen + xlen
+        if member + zinfo.file_size > fsize:
+            raise self._corrupt(name, "its data runs past the end of the file")
+        if name not in self._verified:
+            self._verify_crc(name, zinfo, member)
+            self._verified.add(name)
+        return np.memmap(self.path, dtype=dtype, mode="r", offset=member + hbytes, shape=shape,
                          order="F" if fortran else "C")
+
+    def _verify_crc(self, name, zinfo, start):
+        crc = 0
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            left = zinfo.file_size
+            while left:
+                chunk = f.read(min(left, _CHUNK))
+                if not chunk:
+                    raise self._corrupt(name, "its data runs past the end of the file")
+                crc = zlib.crc32(chunk, crc)
+                left -= len(chunk)
+        if crc != zinfo.CRC:
+            raise self._corrupt(name, "Bad CRC-32 (stored {:08x}, computed {:08x})".format(
+                zinfo.CRC, crc))
 
     def close(self):
         if getattr(self, "_zip", None) is not None:
