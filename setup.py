@@ -36,7 +36,7 @@ setup(
         "dataflow": DATAFLOW_EXTRAS,
         "test": TEST_REQUIRES + ["google-crc32c>=1.5"] + DATAFLOW_EXTRAS,
         "examples": ["scikit-learn"],
-        "all": ["tensorflow>=2.12", "safetensors>=0.4", "google-crc32c>=1.5"],
+        "all": ["tensorflow>=2.12", "safetensors>=0.4", "google-crc32c>=1.5"] + DATAFLOW_EXTRAS,
     },
     entry_points={
         "console_scripts": [

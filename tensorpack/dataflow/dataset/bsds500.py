@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from tensorpack.dataflow import _optional
-from tensorpack.dataflow.base import RNGDataFlow
+from tensorpack.dataflow.dataset._base import IndexedDataset
 from tensorpack.dataflow.dataset._files import dataset_dir, ensure_extracted
 
 __all__ = ["BSDS500"]
@@ -15,7 +15,7 @@ DATA_SIZE = 70763455
 IMG_W, IMG_H = 481, 321
 
 
-class BSDS500(RNGDataFlow):
+class BSDS500(IndexedDataset):
     """BSDS500 edge detection: ``[image, label]``, image ``321x481x3`` uint8 BGR, label
     ``321x481`` float32 in [0, 1]: the fraction of annotators marking each pixel as an edge.
     Portrait images and their labels are transposed to landscape.
@@ -82,8 +82,5 @@ class BSDS500(RNGDataFlow):
         return self.data.shape[0]
 
     def __iter__(self):
-        idxs = np.arange(self.data.shape[0])
-        if self.shuffle:
-            self.rng.shuffle(idxs)
-        for k in idxs:
+        for k in self._order():
             yield [self.data[k], self.label[k]]

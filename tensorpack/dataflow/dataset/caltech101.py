@@ -4,13 +4,13 @@ import os
 import numpy as np
 
 from tensorpack.dataflow import _optional
-from tensorpack.dataflow.base import RNGDataFlow
+from tensorpack.dataflow.dataset._base import IndexedDataset
 from tensorpack.dataflow.dataset._files import dataset_dir, ensure_files
 
 __all__ = ["Caltech101Silhouettes"]
 
 
-class Caltech101Silhouettes(RNGDataFlow):
+class Caltech101Silhouettes(IndexedDataset):
     """Caltech 101 Silhouettes: ``[image, label]``, image ``28x28`` in [0, 1], label 0-100."""
 
     _DIR_NAME = "caltech101_data"
@@ -54,8 +54,5 @@ class Caltech101Silhouettes(RNGDataFlow):
         return self.images.shape[0]
 
     def __iter__(self):
-        idxs = np.arange(len(self))
-        if self.shuffle:
-            self.rng.shuffle(idxs)
-        for k in idxs:
+        for k in self._order():
             yield [self.images[k], self.labels[k]]

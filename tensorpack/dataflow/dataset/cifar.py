@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 
-from tensorpack.dataflow.base import RNGDataFlow
+from tensorpack.dataflow.dataset._base import IndexedDataset
 from tensorpack.dataflow.dataset._files import dataset_dir, ensure_extracted, missing_files_error
 from tensorpack.dataflow.dataset._pickle import load_restricted
 
@@ -61,7 +61,7 @@ def _parse_meta(filename, cifar_classnum):
     return [n.decode() if isinstance(n, bytes) else n for n in names]
 
 
-class CifarBase(RNGDataFlow):
+class CifarBase(IndexedDataset):
     """CIFAR datapoints ``[image, label]``: image ``32x32x3`` uint8 RGB in [0, 255], label int.
     """
 
@@ -106,10 +106,7 @@ class CifarBase(RNGDataFlow):
         return len(self.data)
 
     def __iter__(self):
-        idxs = np.arange(len(self.data))
-        if self.shuffle:
-            self.rng.shuffle(idxs)
-        for k in idxs:
+        for k in self._order():
             yield list(self.data[k])  # a fresh list, so consumers may replace components
 
     def get_per_pixel_mean(self, names=("train", "test")):

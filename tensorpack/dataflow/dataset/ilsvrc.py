@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from tensorpack.dataflow import _optional
-from tensorpack.dataflow.base import RNGDataFlow
+from tensorpack.dataflow.dataset._base import IndexedDataset
 from tensorpack.dataflow.dataset._caffe_blob import read_blob_proto
 from tensorpack.dataflow.dataset._files import dataset_dir, missing_files_error
 from tensorpack.utils import logger
@@ -142,7 +142,7 @@ class ILSVRCMeta:
         return structure
 
 
-class ILSVRC12Files(RNGDataFlow):
+class ILSVRC12Files(IndexedDataset):
     """Like :class:`ILSVRC12`, but datapoints are ``[file name, label]`` (decode them
     yourself, e.g. in parallel)."""
 
@@ -179,10 +179,7 @@ class ILSVRC12Files(RNGDataFlow):
         return len(self.imglist)
 
     def __iter__(self):
-        idxs = np.arange(len(self.imglist))
-        if self.shuffle:
-            self.rng.shuffle(idxs)
-        for k in idxs:
+        for k in self._order():
             fname, label = self.imglist[k]
             yield [os.path.join(self.full_dir, fname), label]
 
@@ -253,7 +250,7 @@ class ILSVRC12(ILSVRC12Files):
         return ret
 
 
-class TinyImageNet(RNGDataFlow):
+class TinyImageNet(IndexedDataset):
     """TinyImageNet (200 classes): ``[image, label]``, image ``64x64x3`` uint8 BGR."""
 
     def __init__(self, dir, name, shuffle=None):
@@ -291,10 +288,7 @@ class TinyImageNet(RNGDataFlow):
 
     def __iter__(self):
         cv2 = _optional.cv2("dataset.TinyImageNet")
-        idxs = np.arange(len(self.imglist))
-        if self.shuffle:
-            self.rng.shuffle(idxs)
-        for k in idxs:
+        for k in self._order():
             fname, label = self.imglist[k]
             im = cv2.imread(fname, cv2.IMREAD_COLOR)
             if im is None:

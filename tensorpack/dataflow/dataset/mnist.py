@@ -3,7 +3,7 @@ import gzip
 
 import numpy as np
 
-from tensorpack.dataflow.base import RNGDataFlow
+from tensorpack.dataflow.dataset._base import IndexedDataset
 from tensorpack.dataflow.dataset._files import dataset_dir, ensure_files
 
 __all__ = ["Mnist", "FashionMnist"]
@@ -44,7 +44,7 @@ def extract_labels(filename):
     return _read_idx(filename, _LABELS_MAGIC, 1)
 
 
-class Mnist(RNGDataFlow):
+class Mnist(IndexedDataset):
     """MNIST digits: datapoints ``[image, label]``, image float32 ``28x28`` in [0, 1],
     label an integer 0-9.
 
@@ -90,10 +90,7 @@ class Mnist(RNGDataFlow):
         return self.images.shape[0]
 
     def __iter__(self):
-        idxs = np.arange(len(self))
-        if self.shuffle:
-            self.rng.shuffle(idxs)
-        for k in idxs:
+        for k in self._order():
             yield [self.images[k].reshape(self.images.shape[1:3]), self.labels[k]]
 
 

@@ -1,17 +1,15 @@
 """Places365-Standard (low resolution), from its "easy directory structure"."""
 import os
 
-import numpy as np
-
 from tensorpack.dataflow import _optional
-from tensorpack.dataflow.base import RNGDataFlow
+from tensorpack.dataflow.dataset._base import IndexedDataset
 from tensorpack.dataflow.dataset._files import missing_files_error
 from tensorpack.utils import logger
 
 __all__ = ["Places365Standard"]
 
 
-class Places365Standard(RNGDataFlow):
+class Places365Standard(IndexedDataset):
     """Places365-Standard: ``[image, label]``, image uint8 BGR (256x256 in the low-resolution
     release), label the index of the category in sorted order."""
 
@@ -65,10 +63,7 @@ class Places365Standard(RNGDataFlow):
 
     def __iter__(self):
         cv2 = _optional.cv2("dataset.Places365Standard")
-        idxs = np.arange(len(self._files))
-        if self.shuffle:
-            self.rng.shuffle(idxs)
-        for k in idxs:
+        for k in self._order():
             fname, label = self._files[k]
             im = cv2.imread(fname, cv2.IMREAD_COLOR)
             if im is None:

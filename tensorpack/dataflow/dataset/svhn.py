@@ -4,7 +4,7 @@ import os
 import numpy as np
 
 from tensorpack.dataflow import _optional
-from tensorpack.dataflow.base import RNGDataFlow
+from tensorpack.dataflow.dataset._base import IndexedDataset
 from tensorpack.dataflow.dataset._files import dataset_dir, ensure_files
 from tensorpack.utils import logger
 
@@ -13,7 +13,7 @@ __all__ = ["SVHNDigit"]
 SVHN_URL = "http://ufldl.stanford.edu/housenumbers/"
 
 
-class SVHNDigit(RNGDataFlow):
+class SVHNDigit(IndexedDataset):
     """SVHN cropped digits: ``[image, label]``, image ``32x32x3`` uint8 in [0, 255], label 0-9
     (the files' label 10 for the digit 0 becomes 0).
     """
@@ -65,10 +65,7 @@ class SVHNDigit(RNGDataFlow):
         return self.X.shape[0]
 
     def __iter__(self):
-        idxs = np.arange(self.X.shape[0])
-        if self.shuffle:
-            self.rng.shuffle(idxs)
-        for k in idxs:
+        for k in self._order():
             yield [self.X[k], self.Y[k]]
 
     @staticmethod
