@@ -14,6 +14,8 @@ def read_version():
 
 
 TEST_REQUIRES = ["pytest>=7", "hypothesis>=6", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
+# Optional parts of the data pipeline (image augmentation, .mat dataset files).
+DATAFLOW_EXTRAS = ["opencv-python-headless>=4.5", "scipy>=1.7"]
 
 setup(
     name="tensorpack",
@@ -31,9 +33,10 @@ setup(
         "tf-cpu": ["tensorflow-cpu>=2.12"],
         "safetensors": ["safetensors>=0.4"],
         "fast": ["google-crc32c>=1.5"],
-        "test": TEST_REQUIRES + ["google-crc32c>=1.5"],
+        "dataflow": DATAFLOW_EXTRAS,
+        "test": TEST_REQUIRES + ["google-crc32c>=1.5"] + DATAFLOW_EXTRAS,
         "examples": ["scikit-learn"],
-        "all": ["tensorflow>=2.12", "safetensors>=0.4", "google-crc32c>=1.5"],
+        "all": ["tensorflow>=2.12", "safetensors>=0.4", "google-crc32c>=1.5"] + DATAFLOW_EXTRAS,
     },
     entry_points={
         "console_scripts": [
