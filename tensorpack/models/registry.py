@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.argscope import get_arg_scope
+from tensorpack.tfutils.model_utils import get_shape_str
 from tensorpack.utils import logger
 
 __all__ = ["layer_register", "disable_layer_logging"]
@@ -96,15 +97,6 @@ def _register(name, layer):
         _register("Deconv2D", layer)
 
 
-def _shape_str(t):
-    if isinstance(t, (list, tuple)):
-        return ",".join(_shape_str(x) for x in t)
-    shape = getattr(t, "shape", None)
-    if shape is None:
-        return type(t).__name__
-    return str(shape.as_list()) if shape.rank is not None else "<unknown>"
-
-
 def _is_tensor_like(x):
     if isinstance(x, (tf.Tensor, tf.Variable)):
         return True
@@ -166,14 +158,14 @@ def layer_register(log_shape: bool = False, use_scope: Optional[bool] = True) ->
                 do_log = log_shape and _SHAPE_LOG.should_log(scope.name)
                 if not do_log:
                     return func(*args, **actual)
-                in_shapes = _shape_str(args[0])
+                in_shapes = get_shape_str(args[0])
                 _SHAPE_LOG.enter(scope.name, in_shapes)
                 try:
                     outputs = func(*args, **actual)
                 except BaseException:
                     _SHAPE_LOG.reset()  # a failed build must not skew later indentation
                     raise
-                _SHAPE_LOG.leave(scope.name, in_shapes, _shape_str(outputs))
+                _SHAPE_LOG.leave(scope.name, in_shapes, get_shape_str(outputs))
                 return outputs
 
         layer.use_scope = use_scope

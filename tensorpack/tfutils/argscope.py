@@ -5,6 +5,7 @@ import inspect
 from collections import defaultdict
 from typing import Any, Callable, Dict
 
+from tensorpack.tfutils.model_utils import get_shape_str
 from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.utils import logger
 
@@ -64,16 +65,6 @@ def argscope(layers, **kwargs):
         _ARG_SCOPE_STACK.pop()
 
 
-def _shape_of(x) -> str:
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        return str(type(x).__name__)
-    try:
-        return str(shape.as_list())
-    except (ValueError, AttributeError):
-        return str(shape)
-
-
 def _should_log_shapes() -> bool:
     ctx = get_current_tower_context()
     if ctx is None:
@@ -111,7 +102,7 @@ def enable_argscope_for_function(func: Callable, log_shape: bool = True) -> Call
         if log_shape and args and _should_log_shapes():
             first_out = out[0] if isinstance(out, tuple) else out
             logger.info("{:<12}: {} --> {}".format("'" + kwargs.get("name", name) + "'",
-                                                  _shape_of(args[0]), _shape_of(first_out)))
+                                                  get_shape_str(args[0]), get_shape_str(first_out)))
         return out
 
     wrapped.__argscope_enabled__ = True
