@@ -237,3 +237,17 @@ def test_batch_renorm_variables_training_and_inference(graph):
             TowerContext("pred", is_training=False):
         pred = BatchRenorm("rn", x, 3.0, 5.0)
     np.testing.assert_allclose(run(pred, {x: data}), data / np.sqrt(1 + 1e-5), rtol=1e-4)
+
+
+def test_batch_renorm_old_argument_names_build_the_same_graph():
+    def old():
+        x = tfv1.placeholder(tf.float32, [None, 3], name="x")
+        with TowerContext("", is_training=True):
+            BatchRenorm("rn", x, 3.0, 5.0, decay=0.8, use_bias=False, use_scale=False)
+
+    def new():
+        x = tfv1.placeholder(tf.float32, [None, 3], name="x")
+        with TowerContext("", is_training=True):
+            BatchRenorm("rn", x, rmax=3.0, dmax=5.0, momentum=0.8, center=False, scale=False)
+    a, b = build_twice(old, new)
+    assert a == b

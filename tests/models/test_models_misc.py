@@ -137,3 +137,20 @@ def test_bnrelu_as_activation_and_layer(graph):
     assert {"conv0/bn/beta", "conv0/bn/gamma", "conv0/bn/mean/EMA",
             "conv0/bn/variance/EMA", "bnr/bn/beta", "bnr/bn/variance/EMA"} <= names
     assert (run(z, {x: rand(3, 4, 4, 2)}) >= 0).all()
+
+
+def test_norm_layers_old_argument_names_build_the_same_graph():
+    init = tfv1.constant_initializer(2.0)
+
+    def old():
+        x = tfv1.placeholder(tf.float32, [None, 4, 4, 3], name="x")
+        LayerNorm("ln", x, use_bias=False, use_scale=True, gamma_init=init, data_format="NHWC")
+        InstanceNorm("in", x, gamma_init=init, data_format="NHWC")
+
+    def new():
+        x = tfv1.placeholder(tf.float32, [None, 4, 4, 3], name="x")
+        LayerNorm("ln", x, center=False, scale=True, gamma_initializer=init,
+                  data_format="channels_last")
+        InstanceNorm("in", x, gamma_initializer=init, data_format="channels_last")
+    a, b = build_twice(old, new)
+    assert a == b

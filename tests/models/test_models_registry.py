@@ -8,9 +8,10 @@ import tensorflow as tf
 
 from models_testlib import rand, run, var_shapes
 from tensorpack.compat import tfv1
-from tensorpack.models import (BatchNorm, Conv2D, Conv2DTranspose, FullyConnected,
-                               GlobalAvgPooling, LayerNorm, LinearWrap, MaxPooling, PReLU,
-                               VariableHolder, layer_register, rename_tflayer_get_variable)
+from tensorpack.models import (BatchNorm, BatchRenorm, BNReLU, Conv2D, Conv2DTranspose,
+                               FullyConnected, GlobalAvgPooling, InstanceNorm, LayerNorm,
+                               LinearWrap, MaxPooling, PReLU, VariableHolder, layer_register,
+                               rename_tflayer_get_variable)
 from tensorpack.models import registry
 from tensorpack.tfutils.sessinit import SmartInit
 from tensorpack.tfutils.tower import TowerContext
@@ -119,6 +120,8 @@ def _model(x):
         y = BatchNorm("bn0", y)
         y = Conv2DTranspose("deconv", y, 2, 3, strides=2)
         y = LayerNorm("ln", y)
+        y = InstanceNorm("in", BNReLU("bnr", y))
+        y = BatchRenorm("rn", y, 3.0, 5.0)
         y = PReLU("prelu", MaxPooling("pool", y, 2))
         return FullyConnected("fc", GlobalAvgPooling("gap", y), 3)
 
@@ -132,6 +135,11 @@ def test_checkpoint_with_upstream_names_loads(graph, tmp_path, fmt):
         "conv0/W": [3, 3, 2, 4], "conv0/b": [4],
         "bn0/beta": [4], "bn0/gamma": [4], "bn0/mean/EMA": [4], "bn0/variance/EMA": [4],
         "deconv/W": [3, 3, 2, 4], "deconv/b": [2], "ln/beta": [2], "ln/gamma": [2],
+        "bnr/bn/beta": [2], "bnr/bn/gamma": [2], "bnr/bn/mean/EMA": [2],
+        "bnr/bn/variance/EMA": [2], "in/beta": [2], "in/gamma": [2],
+        "rn/beta": [2], "rn/gamma": [2], "rn/moving_mean": [2], "rn/moving_variance": [2],
+        "rn/renorm_mean": [2], "rn/renorm_mean_weight": [], "rn/renorm_stddev": [2],
+        "rn/renorm_stddev_weight": [],
         "prelu/alpha": [], "fc/W": [2, 3], "fc/b": [3]}
     assert var_shapes() == upstream_shapes
     rng = np.random.RandomState(1)
