@@ -7,8 +7,8 @@ wrapped: ``beta``, ``gamma``, ``moving_mean``, ``moving_variance``, ``renorm_mea
 import tensorflow as tf
 
 from tensorpack.compat import tfv1
-from tensorpack.models._helpers import static_shape
-from tensorpack.models.common import VariableHolder, layer_register
+from tensorpack.models._helpers import attach_variables, static_shape
+from tensorpack.models.common import layer_register
 from tensorpack.models.tflayer import convert_to_tflayer_args
 from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.utils.argtools import get_data_format
@@ -108,9 +108,4 @@ def BatchRenorm(x, rmax, dmax, *, momentum=0.9, epsilon=1e-5, center=True, scale
             for op in (_moving_average(moving_mean, new_mean, momentum),
                        _moving_average(moving_var, tf.square(new_std) - epsilon, momentum)):
                 tfv1.add_to_collection(tfv1.GraphKeys.UPDATE_OPS, op)
-    vh = ret.variables = VariableHolder()
-    if scale:
-        vh.gamma = gamma
-    if center:
-        vh.beta = beta
-    return ret
+    return attach_variables(ret, gamma=gamma if scale else None, beta=beta if center else None)

@@ -5,12 +5,42 @@ import numpy as np
 import tensorflow as tf
 
 from tensorpack.compat import tfv1
+from tensorpack.models.utils import VariableHolder
 from tensorpack.tfutils.tower import get_current_tower_context
 
 
 def default_kernel_initializer():
     """Upstream's default for weights: He initialization from an untruncated normal."""
     return tfv1.variance_scaling_initializer(2.0, distribution="untruncated_normal")
+
+
+def kernel_and_bias(kernel_shape, units, dtype, use_bias, kernel_initializer,
+                    bias_initializer, kernel_regularizer, bias_regularizer):
+    """The ``W`` and ``b`` (None without bias) variables of a conv / dense layer."""
+    W = tfv1.get_variable("W", kernel_shape, dtype=dtype,
+                          initializer=kernel_initializer or default_kernel_initializer(),
+                          regularizer=kernel_regularizer)
+    b = None
+    if use_bias:
+        b = tfv1.get_variable("b", [units], dtype=dtype, initializer=bias_initializer,
+                              regularizer=bias_regularizer)
+    return W, b
+
+
+def attach_variables(out, **variables):
+    """Give ``out`` a ``.variables`` holder with the given variables (None ones left out)."""
+    out.variables = VariableHolder(**{k: v for k, v in variables.items() if v is not None})
+    return out
+
+
+def channels(inputs, fmt, layer):
+    """The static shape of a 4D input and its (known) number of channels."""
+    shape = static_shape(inputs, layer)
+    ch = shape[3 if fmt == "NHWC" else 1]
+    if ch is None:
+        raise ValueError("{}: the input needs a known number of channels, got shape "
+                         "{}.".format(layer, shape))
+    return shape, ch
 
 
 def normalize_padding(padding, layer):

@@ -5,8 +5,8 @@ import tensorflow as tf
 
 from tensorpack.compat import tfv1
 from tensorpack.models._batch_renorm import BatchRenorm
-from tensorpack.models._helpers import has_gpu, static_shape
-from tensorpack.models.common import VariableHolder, layer_register
+from tensorpack.models._helpers import attach_variables, has_gpu, static_shape
+from tensorpack.models.common import layer_register
 from tensorpack.models.tflayer import convert_to_tflayer_args
 from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.utils import logger
@@ -215,13 +215,9 @@ def BatchNorm(inputs, axis=None, *, training=None, momentum=0.9, epsilon=1e-5, c
             ret = tf.identity(xn, name="output")
     else:
         ret = tf.identity(xn, name="output")
-    vh = ret.variables = VariableHolder(moving_mean=moving_mean, mean=moving_mean,
-                                        moving_variance=moving_var, variance=moving_var)
-    if scale:
-        vh.gamma = gamma
-    if center:
-        vh.beta = beta
-    return ret
+    return attach_variables(ret, moving_mean=moving_mean, mean=moving_mean,
+                            moving_variance=moving_var, variance=moving_var,
+                            gamma=gamma if scale else None, beta=beta if center else None)
 
 
 def _fused_format(axis):

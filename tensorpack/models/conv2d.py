@@ -2,22 +2,15 @@
 import tensorflow as tf
 
 from tensorpack.compat import tfv1
-from tensorpack.models._helpers import (default_kernel_initializer, finish_output, has_gpu,
-                                        normalize_padding, static_shape)
-from tensorpack.models.common import VariableHolder, layer_register
+from tensorpack.models._helpers import (attach_variables, channels, finish_output, has_gpu,
+                                        kernel_and_bias, normalize_padding)
+from tensorpack.models.common import layer_register
 from tensorpack.models.tflayer import convert_to_tflayer_args
 from tensorpack.utils.argtools import get_data_format, shape2d, shape4d
 
 __all__ = ["Conv2D", "Deconv2D", "Conv2DTranspose"]
 
 _CONV_RENAMES = {"out_channel": "filters", "kernel_shape": "kernel_size", "stride": "strides"}
-
-
-def _attach_variables(out, W, b):
-    out.variables = VariableHolder(W=W)
-    if b is not None:
-        out.variables.b = b
-    return out
 
 
 @layer_register(log_shape=True)
@@ -43,25 +36,15 @@ def Conv2D(inputs, filters, kernel_size, strides=(1, 1), padding="same",
     """
     fmt = get_data_format(data_format, keras_mode=False)
     pad = normalize_padding(padding, "Conv2D")
-    shape = static_shape(inputs, "Conv2D")
+    _, in_channel = channels(inputs, fmt, "Conv2D")
     channel_axis = 3 if fmt == "NHWC" else 1
-    in_channel = shape[channel_axis]
-    split = int(split)
-    filters = int(filters)
-    if in_channel is None:
-        raise ValueError("Conv2D: the input needs a known number of channels, got shape "
-                         "{}.".format(shape))
+    split, filters = int(split), int(filters)
     if in_channel % split or filters % split:
         raise ValueError("Conv2D: split={} must divide both the input channels ({}) and "
                          "filters ({}).".format(split, in_channel, filters))
-    W = tfv1.get_variable("W", shape2d(kernel_size) + [in_channel // split, filters],
-                          dtype=inputs.dtype,
-                          initializer=kernel_initializer or default_kernel_initializer(),
-                          regularizer=kernel_regularizer)
-    b = None
-    if use_bias:
-        b = tfv1.get_variable("b", [filters], dtype=inputs.dtype,
-                              initializer=bias_initializer, regularizer=bias_regularizer)
+    W, b = kernel_and_bias(shape2d(kernel_size) + [in_channel // split, filters], filters,
+                           inputs.dtype, use_bias, kernel_initializer, bias_initializer,
+                           kernel_regularizer, bias_regularizer)
     conv_args = dict(strides=shape4d(strides, data_format=fmt), padding=pad, data_format=fmt,
                      dilations=shape4d(dilation_rate, data_format=fmt))
     if split == 1 or has_gpu():  # TensorFlow runs grouped convolutions natively only on GPU
@@ -71,7 +54,7 @@ def Conv2D(inputs, filters, kernel_size, strides=(1, 1), padding="same",
         out = tf.concat([tf.nn.conv2d(i, k, **conv_args) for i, k in pieces], channel_axis)
     if b is not None:
         out = tf.nn.bias_add(out, b, data_format=fmt)
-    return _attach_variables(finish_output(out, activation, activity_regularizer), W, b)
+    return attach_variables(finish_output(out, activation, activity_regularizer), W=W, b=b)
 
 
 def _transposed_size(size, stride, kernel, padding):
@@ -104,22 +87,14 @@ def Conv2DTranspose(inputs, filters, kernel_size, strides=(1, 1), padding="same"
     """
     fmt = get_data_format(data_format, keras_mode=False)
     pad = normalize_padding(padding, "Conv2DTranspose")
-    shape = static_shape(inputs, "Conv2DTranspose")
+    shape, in_channel = channels(inputs, fmt, "Conv2DTranspose")
     filters = int(filters)
     kh, kw = shape2d(kernel_size)
     sh, sw = shape2d(strides)
     h_axis = 1 if fmt == "NHWC" else 2
-    in_channel = shape[3 if fmt == "NHWC" else 1]
-    if in_channel is None:
-        raise ValueError("Conv2DTranspose: the input needs a known number of channels, got "
-                         "shape {}.".format(shape))
-    W = tfv1.get_variable("W", [kh, kw, filters, in_channel], dtype=inputs.dtype,
-                          initializer=kernel_initializer or default_kernel_initializer(),
-                          regularizer=kernel_regularizer)
-    b = None
-    if use_bias:
-        b = tfv1.get_variable("b", [filters], dtype=inputs.dtype,
-                              initializer=bias_initializer, regularizer=bias_regularizer)
+    W, b = kernel_and_bias([kh, kw, filters, in_channel], filters, inputs.dtype, use_bias,
+                           kernel_initializer, bias_initializer, kernel_regularizer,
+                           bias_regularizer)
     out_h = _transposed_size(shape[h_axis], sh, kh, pad)
     out_w = _transposed_size(shape[h_axis + 1], sw, kw, pad)
     dyn = tf.shape(inputs)
@@ -136,7 +111,7 @@ def Conv2DTranspose(inputs, filters, kernel_size, strides=(1, 1), padding="same"
     out.set_shape(static)
     if b is not None:
         out = tf.nn.bias_add(out, b, data_format=fmt)
-    return _attach_variables(finish_output(out, activation, activity_regularizer), W, b)
+    return attach_variables(finish_output(out, activation, activity_regularizer), W=W, b=b)
 
 
 Deconv2D = Conv2DTranspose

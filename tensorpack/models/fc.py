@@ -2,9 +2,9 @@
 import tensorflow as tf
 
 from tensorpack.compat import tfv1
-from tensorpack.models._helpers import (batch_flatten, default_kernel_initializer,
-                                        finish_output, static_shape)
-from tensorpack.models.common import VariableHolder, layer_register
+from tensorpack.models._helpers import (attach_variables, batch_flatten, finish_output,
+                                        kernel_and_bias, static_shape)
+from tensorpack.models.common import layer_register
 from tensorpack.models.tflayer import convert_to_tflayer_args
 
 __all__ = ["FullyConnected"]
@@ -34,17 +34,9 @@ def FullyConnected(inputs, units, activation=None, use_bias=True, kernel_initial
         raise ValueError("FullyConnected: the input needs known sizes beyond the batch axis, "
                          "got shape {}.".format(inputs.shape))
     units = int(units)
-    W = tfv1.get_variable("W", [in_dim, units], dtype=x.dtype,
-                          initializer=kernel_initializer or default_kernel_initializer(),
-                          regularizer=kernel_regularizer)
+    W, b = kernel_and_bias([in_dim, units], units, x.dtype, use_bias, kernel_initializer,
+                           bias_initializer, kernel_regularizer, bias_regularizer)
     out = tf.matmul(x, W)
-    b = None
-    if use_bias:
-        b = tfv1.get_variable("b", [units], dtype=x.dtype, initializer=bias_initializer,
-                              regularizer=bias_regularizer)
-        out = tf.nn.bias_add(out, b)
-    ret = finish_output(out, activation, activity_regularizer)
-    ret.variables = VariableHolder(W=W)
     if b is not None:
-        ret.variables.b = b
-    return ret
+        out = tf.nn.bias_add(out, b)
+    return attach_variables(finish_output(out, activation, activity_regularizer), W=W, b=b)

@@ -2,8 +2,8 @@
 import tensorflow as tf
 
 from tensorpack.compat import tfv1
-from tensorpack.models._helpers import static_shape
-from tensorpack.models.common import VariableHolder, layer_register
+from tensorpack.models._helpers import attach_variables, static_shape
+from tensorpack.models.common import layer_register
 from tensorpack.models.tflayer import convert_to_tflayer_args
 from tensorpack.utils import logger
 from tensorpack.utils.argtools import get_data_format
@@ -29,12 +29,7 @@ def _affine(ch, param_shape, center, scale, gamma_initializer, dtype):
 def _finish(x, mean, var, beta, gamma, epsilon, center, scale):
     ret = tf.identity(tf.nn.batch_normalization(x, mean, var, beta, gamma, epsilon),
                       name="output")
-    vh = ret.variables = VariableHolder()
-    if scale:
-        vh.gamma = gamma
-    if center:
-        vh.beta = beta
-    return ret
+    return attach_variables(ret, gamma=gamma if scale else None, beta=beta if center else None)
 
 
 @layer_register()

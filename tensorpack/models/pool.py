@@ -12,40 +12,32 @@ __all__ = ["MaxPooling", "FixedUnPooling", "AvgPooling", "GlobalAvgPooling"]
 _POOL_RENAMES = {"shape": "pool_size", "stride": "strides"}
 
 
-def _pool(op, inputs, pool_size, strides, padding, data_format, layer):
-    fmt = get_data_format(data_format, keras_mode=False)
-    if strides is None:
-        strides = pool_size
-    out = op(inputs, ksize=shape4d(pool_size, data_format=fmt),
-             strides=shape4d(strides, data_format=fmt),
-             padding=normalize_padding(padding, layer), data_format=fmt)
-    return tf.identity(out, name="output")
+def _make_pool_layer(layer_name, op, kind):
+    """Build and register MaxPooling / AvgPooling: same signature, different ``tf.nn`` op."""
+    def pool(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
+        fmt = get_data_format(data_format, keras_mode=False)
+        if strides is None:
+            strides = pool_size
+        out = op(inputs, ksize=shape4d(pool_size, data_format=fmt),
+                 strides=shape4d(strides, data_format=fmt),
+                 padding=normalize_padding(padding, layer_name), data_format=fmt)
+        return tf.identity(out, name="output")
 
-
-@layer_register(log_shape=True)
-@convert_to_tflayer_args(args_names=["pool_size", "strides"], name_mapping=_POOL_RENAMES)
-def MaxPooling(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
-    """2D max pooling, as ``tf.layers.MaxPooling2D``; ``strides`` defaults to
+    pool.__name__ = pool.__qualname__ = layer_name
+    pool.__doc__ = """2D {} pooling, as ``tf.layers``' pooling layers; ``strides`` defaults to
     ``pool_size``. Also takes upstream's old names ``shape`` and ``stride``.
 
     Returns:
         tf.Tensor: named ``output``.
-    """
-    return _pool(tf.nn.max_pool2d, inputs, pool_size, strides, padding, data_format,
-                 "MaxPooling")
+    """.format(kind)
+    pool.__module__ = __name__
+    converted = convert_to_tflayer_args(args_names=["pool_size", "strides"],
+                                        name_mapping=_POOL_RENAMES)(pool)
+    return layer_register(log_shape=True)(converted)
 
 
-@layer_register(log_shape=True)
-@convert_to_tflayer_args(args_names=["pool_size", "strides"], name_mapping=_POOL_RENAMES)
-def AvgPooling(inputs, pool_size, strides=None, padding="valid", data_format="channels_last"):
-    """2D average pooling, as ``tf.layers.AveragePooling2D``; ``strides`` defaults to
-    ``pool_size``. Also takes upstream's old names ``shape`` and ``stride``.
-
-    Returns:
-        tf.Tensor: named ``output``.
-    """
-    return _pool(tf.nn.avg_pool2d, inputs, pool_size, strides, padding, data_format,
-                 "AvgPooling")
+MaxPooling = _make_pool_layer("MaxPooling", tf.nn.max_pool2d, "max")
+AvgPooling = _make_pool_layer("AvgPooling", tf.nn.avg_pool2d, "average")
 
 
 @layer_register(log_shape=True)
