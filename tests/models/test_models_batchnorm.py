@@ -251,3 +251,13 @@ def test_batch_renorm_old_argument_names_build_the_same_graph():
             BatchRenorm("rn", x, rmax=3.0, dmax=5.0, momentum=0.8, center=False, scale=False)
     a, b = build_twice(old, new)
     assert a == b
+
+
+def test_sync_statistics_horovod_without_package_names_it(graph):
+    import importlib.util
+    if importlib.util.find_spec("horovod") is not None:
+        pytest.skip("horovod is installed")
+    x = tfv1.placeholder(tf.float32, [None, 3])
+    with TowerContext("", is_training=True):
+        with pytest.raises(ImportError, match="horovod"):
+            BatchNorm("bn", x, sync_statistics="horovod")
