@@ -59,7 +59,13 @@ def _public_names():
 
 def __getattr__(name):
     if name in _SUBPACKAGES:
-        return importlib.import_module("tensorpack." + name)
+        try:
+            return importlib.import_module("tensorpack." + name)
+        except ModuleNotFoundError as e:
+            if e.name != "tensorpack." + name:
+                raise
+            raise AttributeError("module 'tensorpack' has no attribute '{}' (the subpackage "
+                                 "is not in this installation)".format(name)) from e
     if name == "tfv1":  # tf.compat.v1, upstream's ``from tensorpack import tfv1``
         return importlib.import_module("tensorpack.compat").tfv1
     if name == "__all__":

@@ -56,3 +56,10 @@ def test_star_import_binds_upstream_subpackages():
     for name in ("dataflow", "models", "callbacks", "tfutils", "train", "predict",
                  "input_source", "utils", "libinfo", "tfv1", "compat"):
         assert "'{}'".format(name) in out, name
+
+
+def test_optional_subpackage_lookup_never_raises_import_errors(monkeypatch):
+    import tensorpack
+    monkeypatch.setattr(tensorpack, "_SUBPACKAGES", tensorpack._SUBPACKAGES | {"no_such_pkg"})
+    assert not hasattr(tensorpack, "no_such_pkg")  # an AttributeError, not an ImportError
+    assert isinstance(hasattr(tensorpack, "graph_builder"), bool)

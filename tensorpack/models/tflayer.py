@@ -9,12 +9,26 @@ import functools
 from typing import Callable, Dict, Sequence
 
 from tensorpack.compat import tfv1
+from tensorpack.utils.argtools import get_data_format
 
 __all__ = []
 
 # Old names understood by every layer that has the new name.
 _COMMON_RENAMES = {"nl": "activation", "W_init": "kernel_initializer",
                    "b_init": "bias_initializer"}
+
+
+def map_common_tfargs(kwargs: Dict) -> Dict:
+    """Rename the old arguments every layer understands (``nl``, ``W_init``, ``b_init``)
+    and normalize ``data_format`` to ``channels_last`` / ``channels_first``.
+
+    Returns:
+        dict: a new dict of keyword arguments.
+    """
+    ret = {_COMMON_RENAMES.get(k, k): v for k, v in kwargs.items()}
+    if ret.get("data_format") is not None:
+        ret["data_format"] = get_data_format(ret["data_format"], keras_mode=True)
+    return ret
 
 
 def convert_to_tflayer_args(args_names: Sequence[str], name_mapping: Dict[str, str]) -> Callable:

@@ -101,6 +101,15 @@ def test_rename_tflayer_get_variable(graph):
                                  "kernel"}
 
 
+def test_map_common_tfargs():
+    from tensorpack.models.tflayer import map_common_tfargs
+    relu = object()
+    assert map_common_tfargs({"nl": relu, "W_init": 1, "b_init": 2, "data_format": "NCHW",
+                              "other": 3}) == {
+        "activation": relu, "kernel_initializer": 1, "bias_initializer": 2,
+        "data_format": "channels_first", "other": 3}
+
+
 def test_linear_wrap_with_layers_and_tf(graph):
     x = tfv1.placeholder(tf.float32, [None, 4, 4, 1])
     out = (LinearWrap(x)
