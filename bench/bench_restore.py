@@ -205,9 +205,9 @@ def main():
     subprocess.run(["sync"], check=False)
     for scenario in args.scenario:
         data = make_data(scenario)
-        print("scenario {}: {} variables, {}".format(scenario, SCENARIOS[scenario][0],
-                                                     "64 MiB" if scenario == "many" else
-                                                     "1 GiB"), flush=True)
+        num, shape = SCENARIOS[scenario]
+        print("scenario {}: {} variables, {}".format(scenario, num, human_bytes(
+            num * shape[0] * shape[1] * 4)), flush=True)
         _warm(data)
         res = measure_all(scenario, data, args.repeat)
         raw_t = res["raw", "ckpt"][0]["time"]
