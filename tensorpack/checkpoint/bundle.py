@@ -58,7 +58,7 @@ class TFCheckpointSource(CheckpointSource):
         CorruptCheckpointError: if the index is malformed or a data shard is missing.
     """
 
-    def __init__(self, prefix, verify=True):
+    def __init__(self, prefix: str | os.PathLike, verify: bool = True):
         super().__init__()
         prefix = os.fspath(prefix)
         self.prefix = prefix
@@ -195,7 +195,7 @@ class TFCheckpointSource(CheckpointSource):
             out.append(make((name, shape, dtype)))
         return out
 
-    def raw_key(self, name):
+    def raw_key(self, name: str) -> str:
         """The key as stored in the index for a listed ``name``.
 
         Raises:
@@ -206,7 +206,7 @@ class TFCheckpointSource(CheckpointSource):
         except KeyError:
             raise KeyError("Tensor '{}' is not in {}.".format(name, self.prefix)) from None
 
-    def object_full_names(self):
+    def object_full_names(self) -> dict[str, str]:
         """For TF2 object-based checkpoints: listed name -> the variable's ``full_name``.
 
         Returns:
@@ -228,7 +228,7 @@ class TFCheckpointSource(CheckpointSource):
 
     # ------------------------------------------------------------------ reading
 
-    def read(self, name):
+    def read(self, name: str) -> np.ndarray:
         """Read one tensor by its listed name (TF2 checkpoints also accept the stored key).
 
         Returns:
@@ -426,7 +426,7 @@ class TFCheckpointSource(CheckpointSource):
             pos += n
         return out.reshape(e.shape)
 
-    def close(self):
+    def close(self) -> None:
         """Close the data files (they are reopened on the next read)."""
         files, self._files = self._files, {}
         for f in files.values():

@@ -13,7 +13,7 @@ __all__ = ["data_file_name", "Entry", "parse_entry", "parse_slice", "dtype_and_s
 _U32 = struct.Struct("<I")
 
 
-def data_file_name(prefix, shard, num_shards):
+def data_file_name(prefix: str, shard: int, num_shards: int) -> str:
     """``PREFIX.data-SSSSS-of-NNNNN``."""
     return "{}.data-{:05d}-of-{:05d}".format(prefix, shard, num_shards)
 
@@ -56,7 +56,8 @@ def _parse_shape(buf):
 SHAPE_CACHE = {}
 
 
-def dtype_and_shape(value, _cache=SHAPE_CACHE):
+def dtype_and_shape(value: bytes, _cache: dict[bytes, tuple[int, ...]] = SHAPE_CACHE,
+                    ) -> tuple[int, tuple[int, ...]]:
     """Decode only the dtype and shape of a ``BundleEntryProto`` (what listing needs).
 
     TensorFlow writes ``dtype`` then ``shape`` first; that common layout takes a fast path,
@@ -83,7 +84,7 @@ def dtype_and_shape(value, _cache=SHAPE_CACHE):
     return e.dtype, e.shape
 
 
-def parse_entry(value, shape=True):
+def parse_entry(value: bytes, shape: bool = True) -> Entry:
     """Decode a ``BundleEntryProto``.
 
     Args:
@@ -156,7 +157,8 @@ def _skip_one(buf, pos):
     raise WireError("unsupported wire type {}".format(wtype))
 
 
-def parse_slice(buf, full_shape):
+def parse_slice(buf: bytes,
+                full_shape: tuple[int, ...]) -> tuple[list[int], list[int], list[int]]:
     """Returns (starts, key_lengths, box_lengths) of a serialized TensorSliceProto."""
     starts, key_lengths, lengths = [], [], []
     for number, _, extent in iter_fields(buf):

@@ -13,14 +13,15 @@ import contextlib
 import os
 import random
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tensorpack.checkpoint import crc32c as _crc
 from tensorpack.checkpoint import dtypes as _dt
 from tensorpack.checkpoint.bundle_entry import data_file_name
-from tensorpack.checkpoint.source import CheckpointSource
+from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
 from tensorpack.checkpoint.table import TableBuilder
 from tensorpack.checkpoint.wire import encode_varint, field_bytes, field_fixed32, field_varint
 from tensorpack.utils.fs import fsync_dir, mkdir_p
@@ -37,7 +38,8 @@ def _encode_shape(shape):
     return b"".join(field_bytes(2, field_varint(1, int(d))) for d in shape)
 
 
-def encode_entry(dtype_enum, shape, shard_id=0, offset=0, size=0, crc=0):
+def encode_entry(dtype_enum: int, shape: Sequence[int], shard_id: int = 0, offset: int = 0,
+                 size: int = 0, crc: int = 0) -> bytes:
     """Serialize a ``BundleEntryProto`` as TensorFlow does (field order, zeros left out).
 
     Args:
@@ -144,7 +146,11 @@ def _temp_name(path):
     return "{}.tempstate{}".format(path, random.getrandbits(63))
 
 
-def write_tf_checkpoint(prefix, tensors, infos=None, fsync=False):
+def write_tf_checkpoint(prefix: str | os.PathLike,
+                        tensors: CheckpointSource | Mapping[str, ArrayLike]
+                        | Iterable[tuple[str, ArrayLike]],
+                        infos: Mapping[str, TensorInfo | str] | None = None,
+                        fsync: bool = False) -> str:
     """Write tensors as a TensorFlow V2 checkpoint.
 
     Tensors are written to the data file as they arrive and then dropped, so with an

@@ -21,6 +21,9 @@ import os
 
 import numpy as np
 
+# What the crc functions hash: any bytes-like object, or a NumPy array (its raw bytes).
+_BytesLike = bytes | bytearray | memoryview | np.ndarray
+
 __all__ = ["crc32c", "mask", "unmask", "BACKEND", "numpy_crc32c", "python_crc32c"]
 
 _POLY = 0x82F63B78
@@ -28,12 +31,12 @@ _MASK_DELTA = 0xA282EAD8
 _M32 = 0xFFFFFFFF
 
 
-def mask(crc):
+def mask(crc: int) -> int:
     """Return the masked form of a crc, as TensorFlow stores it."""
     return ((((crc >> 15) | (crc << 17)) & _M32) + _MASK_DELTA) & _M32
 
 
-def unmask(masked):
+def unmask(masked: int) -> int:
     """Inverse of :func:`mask`."""
     rot = (masked - _MASK_DELTA) & _M32
     return ((rot >> 17) | (rot << 15)) & _M32
@@ -60,7 +63,7 @@ def _raw_python(state, data):
     return state
 
 
-def python_crc32c(data, crc=0):
+def python_crc32c(data: _BytesLike, crc: int = 0) -> int:
     """Pure-Python crc32c (slow; used for short inputs).
 
     Args:
@@ -159,7 +162,7 @@ def _raw_words(state, words):
     return int(vals[0])
 
 
-def numpy_crc32c(data, crc=0):
+def numpy_crc32c(data: _BytesLike, crc: int = 0) -> int:
     """crc32c computed with NumPy tables (no compiled extension needed).
 
     Args:
@@ -221,7 +224,7 @@ def _load_backend():
 BACKEND, _impl = _load_backend()
 
 
-def crc32c(data, crc=0):
+def crc32c(data: _BytesLike, crc: int = 0) -> int:
     """Compute or extend a crc32c.
 
     ``crc32c(b, crc32c(a)) == crc32c(a + b)``.

@@ -9,6 +9,7 @@ from typing import Callable, List, NamedTuple, Optional
 import numpy as np
 
 from tensorpack.checkpoint.names import normalize_name
+from tensorpack.checkpoint.source import CheckpointSource
 
 __all__ = ["TensorDiff", "diff_sources"]
 
@@ -64,7 +65,8 @@ def _max_abs_diff(x, y):
     return worst
 
 
-def diff_sources(a, b, keep: Optional[Callable[[str], bool]] = None, atol: float = 0.0,
+def diff_sources(a: CheckpointSource, b: CheckpointSource,
+                 keep: Optional[Callable[[str], bool]] = None, atol: float = 0.0,
                  on_tensor: Optional[Callable[[int], None]] = None) -> List[TensorDiff]:
     """Compare two :class:`~tensorpack.checkpoint.CheckpointSource` (names match with or
     without ``:0``).

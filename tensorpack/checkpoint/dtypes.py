@@ -5,6 +5,7 @@ Names follow :class:`tensorpack.checkpoint.source.TensorInfo`: NumPy dtype names
 ``bfloat16`` type is used, otherwise bfloat16 data is handled as raw uint16 bits.
 """
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 __all__ = ["DT_STRING", "DT_BFLOAT16", "name_of", "enum_of", "numpy_dtype", "storage_dtype",
            "bfloat16_type", "bfloat16_to_float32", "float32_to_bfloat16_bits"]
@@ -27,7 +28,7 @@ _UNSUPPORTED = {11: "qint8", 12: "quint8", 13: "qint32", 15: "qint16", 16: "quin
 _bf16 = False
 
 
-def bfloat16_type():
+def bfloat16_type() -> np.dtype | None:
     """Returns: the ``ml_dtypes.bfloat16`` NumPy type, or None if ml_dtypes is missing."""
     global _bf16
     if _bf16 is False:
@@ -39,7 +40,7 @@ def bfloat16_type():
     return _bf16
 
 
-def name_of(enum):
+def name_of(enum: int) -> str:
     """Our dtype name for a DataType number.
 
     Raises:
@@ -54,12 +55,12 @@ def name_of(enum):
     raise ValueError("unknown TensorFlow DataType number {}".format(enum))
 
 
-def is_supported(enum):
+def is_supported(enum: int) -> bool:
     """Whether tensors of this DataType can be read as NumPy arrays."""
     return enum in _ENUM_TO_NAME
 
 
-def enum_of(dtype):
+def enum_of(dtype: DTypeLike) -> int:
     """The DataType number of a NumPy dtype or dtype name.
 
     Args:
@@ -83,7 +84,7 @@ def enum_of(dtype):
             dt)) from None
 
 
-def storage_dtype(enum):
+def storage_dtype(enum: int) -> np.dtype:
     """The little-endian NumPy dtype of the stored bytes (uint16 for bfloat16).
 
     Raises:
@@ -98,7 +99,7 @@ def storage_dtype(enum):
     return np.dtype(name).newbyteorder("<")
 
 
-def numpy_dtype(name):
+def numpy_dtype(name: str) -> np.dtype:
     """The NumPy dtype we return for a dtype name (bfloat16: ml_dtypes' or float32)."""
     if name == "bfloat16":
         return bfloat16_type() or np.dtype("float32")
@@ -107,12 +108,12 @@ def numpy_dtype(name):
     return np.dtype(name)
 
 
-def bfloat16_to_float32(bits):
+def bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
     """Exactly widen raw bfloat16 bits (uint16 array) to float32."""
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
-def float32_to_bfloat16_bits(x):
+def float32_to_bfloat16_bits(x: ArrayLike) -> np.ndarray:
     """Round float32 values to bfloat16 bits (nearest, ties to even; NaN stays NaN)."""
     u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
     rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)

@@ -14,9 +14,10 @@ The format modules are loaded on first use, so importing this one is cheap.
 """
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
 from tensorpack.utils import logger
@@ -46,7 +47,7 @@ def __getattr__(name):
 
 
 # ----------------------------------------------------------------------------- arrays
-def as_tensor_array(value, name="?"):
+def as_tensor_array(value: ArrayLike, name: str = "?") -> np.ndarray:
     """Turn a stored value into the array a source returns.
 
     Numbers become arrays as :func:`numpy.asarray` makes them; text (``str``/``bytes``,
@@ -87,7 +88,7 @@ def as_tensor_array(value, name="?"):
     return arr
 
 
-def array_info(name, arr):
+def array_info(name: str, arr: np.ndarray) -> TensorInfo:
     """The :class:`TensorInfo` of an array returned by :func:`as_tensor_array`.
 
     Raises:
@@ -96,7 +97,7 @@ def array_info(name, arr):
     return dtype_info(name, arr.dtype, arr.shape)
 
 
-def dtype_info(name, dt, shape):
+def dtype_info(name: str, dt: np.dtype, shape: Iterable[int]) -> TensorInfo:
     """The :class:`TensorInfo` for a NumPy dtype and shape (text dtypes are ``"string"``).
 
     Raises:
@@ -140,7 +141,7 @@ class DictSource(CheckpointSource):
         ValueError: if a key is not a ``str``, or a value is not numeric or text.
     """
 
-    def __init__(self, tensors, path=None):
+    def __init__(self, tensors: Mapping[str, ArrayLike], path: str | os.PathLike | None = None):
         super().__init__()
         self.path = None if path is None else os.fspath(path)
         if not hasattr(tensors, "items"):
@@ -213,7 +214,8 @@ def _open_file_kind(kind, path, allow_pickle):
     return SafetensorsSource(path)
 
 
-def open_source(obj, allow_pickle=False, verify=True):
+def open_source(obj: CheckpointSource | Mapping[str, ArrayLike] | str | os.PathLike,
+                allow_pickle: bool = False, verify: bool = True) -> CheckpointSource:
     """Open anything that holds named tensors as a :class:`CheckpointSource`.
 
     Args:
@@ -274,7 +276,11 @@ def open_source(obj, allow_pickle=False, verify=True):
 
 
 # ----------------------------------------------------------------------------- save
-def save_tensors(path, tensors, fmt=None, infos=None):
+def save_tensors(path: str | os.PathLike,
+                 tensors: CheckpointSource | Mapping[str, ArrayLike]
+                 | Iterable[tuple[str, ArrayLike]],
+                 fmt: str | None = None,
+                 infos: dict[str, TensorInfo] | None = None) -> str:
     """Write tensors to a file, streaming: at most one tensor is in memory at a time.
 
     Args:

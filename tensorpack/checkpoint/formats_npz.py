@@ -13,9 +13,12 @@ import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterable
+from typing import BinaryIO
 
 import numpy as np
 from numpy.lib import format as npy_format
+from numpy.typing import ArrayLike
 
 from tensorpack.checkpoint.formats import DictSource, as_tensor_array, dtype_info
 from tensorpack.checkpoint.source import CheckpointSource
@@ -35,7 +38,7 @@ _ZIP_ERRORS = (zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error,
                NotImplementedError, OverflowError)
 
 
-def read_npy_header(f, where):
+def read_npy_header(f: BinaryIO, where: str) -> tuple[np.dtype, tuple[int, ...], bool, int]:
     """Parse a ``.npy`` header from a file object positioned at its start.
 
     Args:
@@ -135,7 +138,7 @@ class NpzSource(CheckpointSource):
         ValueError: it is not a valid zip archive (corrupt or truncated).
     """
 
-    def __init__(self, path, mmap=True):
+    def __init__(self, path: str | os.PathLike, mmap: bool = True):
         super().__init__()
         self.path = os.fspath(path)
         self._mmap = mmap
@@ -310,7 +313,7 @@ class NpzSource(CheckpointSource):
             raise self._corrupt(name, "Bad CRC-32 (stored {:08x}, computed {:08x})".format(
                 zinfo.CRC, crc))
 
-    def close(self):
+    def close(self) -> None:
         if getattr(self, "_zip", None) is not None:
             self._zip.close()
             self._zip = None
@@ -333,7 +336,7 @@ class NpySource(DictSource):
         ValueError: pickle is needed but not allowed; or the file is not a dict of arrays.
     """
 
-    def __init__(self, path, allow_pickle=False):
+    def __init__(self, path: str | os.PathLike, allow_pickle: bool = False):
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError("npy file '{}' does not exist.".format(path))
@@ -389,7 +392,9 @@ def _iter_items(tensors):
     return iter(tensors)
 
 
-def write_npz(path, tensors):
+def write_npz(path: str,
+              tensors: CheckpointSource | dict[str, ArrayLike] | Iterable[tuple[str, ArrayLike]],
+              ) -> str:
     """Stream tensors into an uncompressed ``.npz``, atomically.
 
     Each array becomes its own zip member, written straight into the archive, so peak

@@ -12,8 +12,10 @@ import shutil
 import struct
 import tempfile
 import threading
+from collections.abc import Iterable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tensorpack.checkpoint.formats import array_info, as_tensor_array
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
@@ -43,7 +45,7 @@ def _ml_dtypes():
         return None
 
 
-def bf16_from_bits(bits):
+def bf16_from_bits(bits: np.ndarray) -> np.ndarray:
     """bfloat16 bit patterns (uint16) as ``ml_dtypes.bfloat16`` if installed, else exact float32."""
     ml = _ml_dtypes()
     bits = bits.astype("<u2", copy=False)
@@ -52,7 +54,7 @@ def bf16_from_bits(bits):
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
-def bf16_to_bits(arr):
+def bf16_to_bits(arr: np.ndarray) -> np.ndarray:
     """bfloat16 bit patterns (uint16) of a bfloat16 or float array, rounding to nearest even."""
     if arr.dtype.name == "bfloat16":
         return arr.view(np.uint16)
@@ -82,7 +84,7 @@ class SafetensorsSource(CheckpointSource):
             (a truncated or corrupt file); the message names the file.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike):
         super().__init__()
         self.path = os.fspath(path)
         if not os.path.isfile(self.path):
@@ -201,7 +203,7 @@ class SafetensorsSource(CheckpointSource):
             return arr.view(getattr(ml, _CODES[code][1]))
         return arr
 
-    def close(self):
+    def close(self) -> None:
         f = getattr(self, "_f", None)
         if f is not None:
             f.close()
@@ -260,7 +262,11 @@ def _storage_nbytes(info, code):
     return info.size * np.dtype(_CODES[code][0]).itemsize
 
 
-def write_safetensors(path, tensors, metadata=None, infos=None):
+def write_safetensors(path: str,
+                      tensors: CheckpointSource | dict[str, ArrayLike]
+                      | Iterable[tuple[str, ArrayLike]],
+                      metadata: dict[str, str] | None = None,
+                      infos: dict[str, TensorInfo] | None = None) -> str:
     """Stream tensors into a ``.safetensors`` file, atomically.
 
     The header needs every shape and dtype before any data: they come from a source's

@@ -16,7 +16,7 @@ Field numbers used (from TensorFlow's ``meta_graph.proto`` and ``variable.proto`
 """
 import os
 import struct
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Union
 
 from tensorpack.checkpoint.names import normalize_name
 from tensorpack.checkpoint.wire import (FIXED32 as _FIXED32, LEN as _LEN, VARINT as _VARINT,
@@ -173,7 +173,8 @@ def _parse(path):
     return collections
 
 
-def read_metagraph_collections(path):
+def read_metagraph_collections(
+        path: Union[str, os.PathLike]) -> dict[str, tuple[Optional[str], list]]:
     """Every collection in a ``.meta`` file, undecoded.
 
     Args:
@@ -212,7 +213,8 @@ def _decode_variable_def(blob):
                           trainable, is_resource)
 
 
-def read_metagraph_variable_records(path):
+def read_metagraph_variable_records(
+        path: Union[str, os.PathLike]) -> dict[str, list[VariableRecord]]:
     """The VariableDefs of every variable collection in a ``.meta`` file.
 
     Args:
@@ -242,7 +244,7 @@ def read_metagraph_variable_records(path):
     return result
 
 
-def read_metagraph_variables(path):
+def read_metagraph_variables(path: Union[str, os.PathLike]) -> dict[str, list[str]]:
     """Variable names per collection, read from a ``.meta`` file without TensorFlow.
 
     Args:
@@ -261,7 +263,7 @@ def read_metagraph_variables(path):
     return {k: [r.name for r in v] for k, v in read_metagraph_variable_records(path).items()}
 
 
-def model_variable_names(path):
+def model_variable_names(path: Union[str, os.PathLike]) -> list[str]:
     """The checkpoint keys a model needs at inference time (upstream's rule).
 
     A variable is kept when it is in ``variables`` (global) and in ``trainable_variables``

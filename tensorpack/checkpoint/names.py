@@ -25,7 +25,7 @@ TRAINING_SLOT_SUFFIXES = (
 _TRAINING_VARIABLES = re.compile(r"(^|/)beta[12]_power(_\d+)?$")
 
 
-def get_op_tensor_name(name):
+def get_op_tensor_name(name: str) -> tuple[str, str]:
     """Split a name into its op name and tensor name.
 
     Args:
@@ -39,12 +39,12 @@ def get_op_tensor_name(name):
     return name, name + ":0"
 
 
-def normalize_name(name):
+def normalize_name(name: str) -> str:
     """The op name of a variable or tensor name: ``"a/W:0"`` and ``"a/W"`` both give ``"a/W"``."""
     return _TENSOR_SUFFIX.sub("", name)
 
 
-def is_training_name(name):
+def is_training_name(name: str) -> bool:
     """Whether a variable name belongs to training only (upstream's rule, extended to every
     optimizer ``tf.compat.v1.train`` ships).
 

@@ -71,7 +71,7 @@ def _parse_node(buf):
     return TrackableNode(children, attributes, slots)
 
 
-def parse_object_graph(data):
+def parse_object_graph(data: bytes) -> list[TrackableNode]:
     """Decode a serialized ``TrackableObjectGraph``.
 
     Args:
@@ -86,7 +86,7 @@ def parse_object_graph(data):
     return [_parse_node(value) for number, _, value in iter_fields(bytes(data)) if number == 1]
 
 
-def checkpoint_key_full_names(data):
+def checkpoint_key_full_names(data: bytes) -> dict[str, str]:
     """Map each variable's checkpoint key to its ``full_name``.
 
     Args:
@@ -103,7 +103,7 @@ def checkpoint_key_full_names(data):
     return out
 
 
-def readable_name(key):
+def readable_name(key: str) -> str:
     """``key`` without the trailing ``/.ATTRIBUTES/VARIABLE_VALUE`` (unchanged otherwise)."""
     if key.endswith(VARIABLE_SUFFIX):
         return key[:-len(VARIABLE_SUFFIX)]

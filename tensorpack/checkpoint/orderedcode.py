@@ -4,6 +4,8 @@ A slice key is ``NumIncreasing(0) String(name) NumIncreasing(rank)`` followed, p
 dimension, by ``SignedNumIncreasing(start) SignedNumIncreasing(length)`` (length -1 means
 the full extent). Keys start with byte 0x00, so they sort before every ordinary name.
 """
+from collections.abc import Sequence
+
 __all__ = ["encode_slice_key", "decode_slice_key", "encode_num_increasing",
            "encode_signed_num_increasing", "decode_signed_num_increasing", "encode_string"]
 
@@ -12,7 +14,7 @@ _HEADER = {1: (0x80, 0), 2: (0xC0, 0), 3: (0xE0, 0), 4: (0xF0, 0), 5: (0xF8, 0),
            7: (0xFE, 0), 8: (0xFF, 0), 9: (0xFF, 0x80), 10: (0xFF, 0xC0)}
 
 
-def encode_num_increasing(value):
+def encode_num_increasing(value: int) -> bytes:
     """A length byte, then ``value`` big-endian without leading zero bytes."""
     if value < 0:
         raise ValueError("NumIncreasing takes a non-negative value, got {}".format(value))
@@ -20,7 +22,7 @@ def encode_num_increasing(value):
     return bytes((len(body),)) + body
 
 
-def encode_string(s):
+def encode_string(s: bytes) -> bytes:
     """``s`` with 0x00 escaped as 00 ff and 0xff as ff 00, then the terminator 00 01."""
     return _escape(bytes(s)) + b"\x00\x01"
 
@@ -37,7 +39,7 @@ def _escape(s):
     return bytes(out)
 
 
-def encode_signed_num_increasing(value):
+def encode_signed_num_increasing(value: int) -> bytes:
     """Order-preserving encoding of a signed int64 (1 to 10 bytes)."""
     x = ~value if value < 0 else value
     if x < 64:
@@ -51,7 +53,7 @@ def encode_signed_num_increasing(value):
     return bytes(raw)
 
 
-def decode_signed_num_increasing(buf, pos):
+def decode_signed_num_increasing(buf: bytes, pos: int) -> tuple[int, int]:
     """Decode a SignedNumIncreasing.
 
     Returns:
@@ -90,7 +92,7 @@ def decode_signed_num_increasing(buf, pos):
     return value, pos + n
 
 
-def encode_slice_key(name, starts, lengths):
+def encode_slice_key(name: str | bytes, starts: Sequence[int], lengths: Sequence[int]) -> bytes:
     """The key of one stored slice.
 
     Args:
@@ -132,7 +134,7 @@ def _decode_string(buf, pos):
         pos += 2
 
 
-def decode_slice_key(key):
+def decode_slice_key(key: bytes) -> tuple[bytes, list[int], list[int]]:
     """Inverse of :func:`encode_slice_key`.
 
     Returns:

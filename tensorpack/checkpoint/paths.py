@@ -19,7 +19,7 @@ _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _STEP = re.compile(r"-(\d+)$")
 
 
-def checkpoint_step(prefix):
+def checkpoint_step(prefix: str | os.PathLike) -> int | None:
     """The global step in a checkpoint name (``model-5000`` -> 5000), or None."""
     m = _STEP.search(os.path.basename(os.fspath(prefix)))
     return int(m.group(1)) if m else None
@@ -29,7 +29,7 @@ def _exists(prefix):
     return os.path.isfile(prefix + ".index")
 
 
-def checkpoint_files(prefix):
+def checkpoint_files(prefix: str | os.PathLike) -> list[str]:
     """The files of a checkpoint that exist: its ``.index`` and ``.data-*`` files.
 
     Use it to copy or delete a checkpoint (the ``.meta`` file and the ``checkpoint``
@@ -47,7 +47,7 @@ def checkpoint_files(prefix):
     return files + sorted(f for f in glob.glob(pattern) if os.path.isfile(f))
 
 
-def list_checkpoints(dirname, prefix="model"):
+def list_checkpoints(dirname: str | os.PathLike, prefix: str = "model") -> list[str]:
     """All ``<prefix>-<step>`` checkpoints in a directory, sorted by step (oldest first).
 
     Args:
@@ -68,7 +68,7 @@ def list_checkpoints(dirname, prefix="model"):
     return [c for _, c in sorted(found)]
 
 
-def save_leftovers(dirname, prefix="model"):
+def save_leftovers(dirname: str | os.PathLike, prefix: str = "model") -> list[str]:
     """What interrupted saves of ``<prefix>-<step>`` checkpoints left in a directory.
 
     TensorFlow writes each file as ``NAME.tempstate<random>`` and renames it when complete,
@@ -150,7 +150,7 @@ def _resolve_dir(dirname, state_file, tried):
     return found
 
 
-def resolve_checkpoint_prefix(path):
+def resolve_checkpoint_prefix(path: str | os.PathLike) -> str:
     """The prefix of the TF checkpoint a user means by ``path``.
 
     Accepted forms: a prefix (``dir/model-5000``); its ``.index``, ``.data-*`` or

@@ -24,12 +24,14 @@ Matching rules (upstream tensorpack's, plus a few additions):
 """
 import difflib
 import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
 from tensorpack.checkpoint.names import TRAINING_SLOT_SUFFIXES, is_training_name, normalize_name
+from tensorpack.checkpoint.source import TensorInfo
 from tensorpack.utils import logger
 
 __all__ = ["VarSpec", "PlanEntry", "RestorePlan", "make_plan", "can_cast", "shapes_agree",
@@ -75,17 +77,17 @@ class PlanEntry:
     nbytes: int = 0
 
     @property
-    def cast(self):
+    def cast(self) -> bool:
         """Whether the value's dtype must be converted to the variable's."""
         return self.src_dtype != self.var_dtype
 
     @property
-    def reshape(self):
+    def reshape(self) -> bool:
         """Whether the value must be reshaped to the variable's shape."""
         return not _same_shape(self.var_shape, self.src_shape)
 
     @property
-    def action(self):
+    def action(self) -> str:
         """``"load"``, ``"cast"``, ``"reshape"`` or ``"cast+reshape"``."""
         parts = [a for a, on in (("cast", self.cast), ("reshape", self.reshape)) if on]
         return "+".join(parts) or "load"
@@ -120,16 +122,16 @@ class RestorePlan:
     unmatched_ignores: list = field(default_factory=list)
 
     @property
-    def total_bytes(self):
+    def total_bytes(self) -> int:
         """Bytes of all values to load."""
         return sum(e.nbytes for e in self.entries)
 
-    def chunks(self, max_bytes):
+    def chunks(self, max_bytes: int) -> list[list[PlanEntry]]:
         """The entries split, in order, by :func:`split_entries`."""
         return split_entries(self.entries, max_bytes)
 
 
-def split_entries(entries, max_bytes):
+def split_entries(entries: Iterable[PlanEntry], max_bytes: int) -> list[list[PlanEntry]]:
     """Split entries, in order, into runs of at most ``max_bytes`` of values each.
 
     A single value larger than ``max_bytes`` gets a run of its own.
@@ -162,7 +164,8 @@ def _same_shape(var_shape, src_shape):
     return all(v is None or v == s for v, s in zip(var_shape, src_shape))
 
 
-def shapes_agree(var_shape, src_shape, relaxed):
+def shapes_agree(var_shape: Optional[Sequence[Optional[int]]], src_shape: Sequence[int],
+                 relaxed: bool) -> bool:
     """Whether a stored value can be loaded into a variable of shape ``var_shape``.
 
     Args:
@@ -180,7 +183,7 @@ def shapes_agree(var_shape, src_shape, relaxed):
     return int(np.prod(var_shape, dtype=np.int64)) == int(np.prod(src_shape, dtype=np.int64))
 
 
-def can_cast(src_dtype, var_dtype):
+def can_cast(src_dtype: str, var_dtype: str) -> bool:
     """Upstream's relaxed casting rule: any float to any float, integers only to a type
     that holds every value of the source type.
 
@@ -234,7 +237,7 @@ class IgnoreRule:
         ValueError: if an item is not a string.
     """
 
-    def __init__(self, patterns=()):
+    def __init__(self, patterns: Union[str, Iterable[str], None] = ()):
         if isinstance(patterns, str):
             patterns = [patterns]
         pats = []
@@ -250,11 +253,11 @@ class IgnoreRule:
     def __bool__(self):
         return bool(self.exact or self.globs)
 
-    def matches(self, name):
+    def matches(self, name: str) -> bool:
         """Whether ``name`` (or the variable it is a slot of) is ignored."""
         return bool(self.matching(name))
 
-    def matching(self, name):
+    def matching(self, name: str) -> list[str]:
         """The patterns that ignore ``name`` (or the variable it is a slot of)."""
         if not self:
             return []
@@ -265,7 +268,7 @@ class IgnoreRule:
             found += [g for g in self.globs if fnmatch.fnmatchcase(n, g)]
         return found
 
-    def unmatched(self, names):
+    def unmatched(self, names: Iterable[str]) -> list[str]:
         """The patterns that match none of ``names`` (probably a typo)."""
         used = set()
         for n in names:
@@ -298,8 +301,11 @@ def _is_training_state(name):
     return is_training_name(name) or name.rsplit("/", 1)[-1] == "global_step"
 
 
-def make_plan(variables, infos, prefix=None, ignore=(), relaxed=False, ignore_mismatch=False,
-              strict=False, source_name="the source"):
+def make_plan(variables: Sequence[VarSpec], infos: Mapping[str, TensorInfo],
+              prefix: Optional[str] = None,
+              ignore: Union[str, Iterable[str], IgnoreRule] = (), relaxed: bool = False,
+              ignore_mismatch: bool = False, strict: bool = False,
+              source_name: str = "the source") -> RestorePlan:
     """Match graph variables to stored tensors.
 
     Args:

@@ -134,7 +134,7 @@ def publish_checkpoint(prefix: str, target: str, record: dict, tag: str = "") ->
     clean_published(target)
 
 
-def read_published_record(target: str):
+def read_published_record(target: str) -> dict | None:
     """The record published with ``target``, or None if there is none.
 
     Raises:

@@ -4,10 +4,15 @@ Every session initializer that loads values returns a :class:`RestoreReport` fro
 ``_run_init`` and keeps it as ``.report``, so callers can check what happened
 (``assert not init.report.graph_only``) instead of parsing the log.
 """
+import logging
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import ModuleType
 
 from tabulate import tabulate
+
+from tensorpack.checkpoint.plan import RestorePlan
 
 __all__ = ["RestoreReport"]
 
@@ -50,7 +55,7 @@ class RestoreReport:
     unmatched_ignores: list = field(default_factory=list)
 
     @classmethod
-    def from_plan(cls, plan, source=""):
+    def from_plan(cls, plan: RestorePlan, source: str = "") -> "RestoreReport":
         """The report of a :class:`~tensorpack.checkpoint.plan.RestorePlan` once applied."""
         return cls(
             source=source,
@@ -67,7 +72,7 @@ class RestoreReport:
             unmatched_ignores=list(plan.unmatched_ignores))
 
     @classmethod
-    def merge(cls, reports):
+    def merge(cls, reports: Sequence["RestoreReport"]) -> "RestoreReport":
         """Combine the reports of several restores applied one after another (ChainInit).
 
         A variable is graph-only in the result only if no restore gave it a value; the
@@ -102,11 +107,11 @@ class RestoreReport:
         return out
 
     @property
-    def clean(self):
+    def clean(self) -> bool:
         """True when everything matched: nothing graph-only, source-only or skipped."""
         return not (self.graph_only or self.source_only or self.skipped)
 
-    def rows(self):
+    def rows(self) -> list[tuple[str, int, str]]:
         """The table rows ``(category, count, names)``, non-empty categories only."""
         def names(items):
             items = list(items)
@@ -141,7 +146,7 @@ class RestoreReport:
             rows.append(("source-only", len(self.source_only), names(self.source_only)))
         return rows
 
-    def format(self):
+    def format(self) -> str:
         """The summary as text: a title line and a compact table."""
         title = "Restored {} variable(s) from {}".format(len(self.restored),
                                                          self.source or "a source")
@@ -157,7 +162,7 @@ class RestoreReport:
         table = tabulate(self.rows(), headers=("", "count", "names"), tablefmt="simple")
         return title + ":\n" + table
 
-    def log(self, logger=None):
+    def log(self, logger: logging.Logger | ModuleType | None = None) -> None:
         """Log :meth:`format` once: a warning if anything did not match, info otherwise."""
         if logger is None:
             from tensorpack.utils import logger

@@ -7,6 +7,7 @@ ever talk to this interface, so a new format is one new subclass.
 import abc
 import functools
 import math
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import numpy as np
@@ -28,12 +29,12 @@ class TensorInfo(NamedTuple):
     dtype: str
 
     @property
-    def size(self):
+    def size(self) -> int:
         """Number of elements."""
         return math.prod(self.shape)  # not np.prod: listing 10,000 tensors calls this a lot
 
     @property
-    def nbytes(self):
+    def nbytes(self) -> int | None:
         """Bytes of the element data, or None for strings (whose size is in the data)."""
         itemsize = _itemsize(self.dtype)
         return None if itemsize is None else itemsize * self.size
@@ -73,7 +74,7 @@ class CheckpointSource(abc.ABC):
     def _read(self, name):
         """Returns: the tensor ``name`` as a NumPy array (``name`` is known to exist)."""
 
-    def infos(self):
+    def infos(self) -> dict[str, TensorInfo]:
         """Returns:
             dict[str, TensorInfo]: every tensor, sorted by name. Reads no tensor data.
         """
@@ -81,11 +82,11 @@ class CheckpointSource(abc.ABC):
             self._infos = {i.name: i for i in sorted(self._list(), key=lambda i: i.name)}
         return self._infos
 
-    def keys(self):
+    def keys(self) -> list[str]:
         """Returns: list[str]: the tensor names, sorted."""
         return list(self.infos())
 
-    def read(self, name):
+    def read(self, name: str) -> np.ndarray:
         """Read one tensor.
 
         Args:
@@ -102,12 +103,12 @@ class CheckpointSource(abc.ABC):
                 name, self.path or "this source", len(self.infos())))
         return self._read(name)
 
-    def items(self, names=None):
+    def items(self, names: Iterable[str] | None = None) -> Iterator[tuple[str, np.ndarray]]:
         """Yield ``(name, array)`` one tensor at a time, so memory stays bounded."""
         for name in (self.keys() if names is None else names):
             yield name, self.read(name)
 
-    def close(self):
+    def close(self) -> None:
         """Release open files. Safe to call more than once."""
 
     def __contains__(self, name):

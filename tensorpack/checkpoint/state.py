@@ -16,7 +16,7 @@ import dataclasses
 import math
 import os
 import re
-from typing import List, Optional
+from typing import List, Optional, Sequence, Union
 
 from tensorpack.utils import logger
 from tensorpack.utils.fs import atomic_write
@@ -170,7 +170,7 @@ def _state_file(path):
     return os.path.join(path, STATE_FILENAME) if os.path.isdir(path) else path
 
 
-def read_checkpoint_state(path):
+def read_checkpoint_state(path: Union[str, os.PathLike]) -> Optional[CheckpointState]:
     """Read a ``checkpoint`` state file.
 
     Args:
@@ -255,9 +255,13 @@ def _to_stored(p, dirname, relative):
     return os.path.abspath(p)
 
 
-def write_checkpoint_state(dirname, model_checkpoint_path, all_model_checkpoint_paths=None,
-                           all_model_checkpoint_timestamps=None, last_preserved_timestamp=None,
-                           relative=True):
+def write_checkpoint_state(
+        dirname: Union[str, os.PathLike],
+        model_checkpoint_path: Union[str, os.PathLike],
+        all_model_checkpoint_paths: Optional[Sequence[Union[str, os.PathLike]]] = None,
+        all_model_checkpoint_timestamps: Optional[Sequence[float]] = None,
+        last_preserved_timestamp: Optional[float] = None,
+        relative: bool = True) -> str:
     """Write ``dirname/checkpoint`` atomically (temporary file, then rename).
 
     Args:
@@ -304,7 +308,7 @@ def write_checkpoint_state(dirname, model_checkpoint_path, all_model_checkpoint_
 
 
 
-def latest_checkpoint(dirname):
+def latest_checkpoint(dirname: Union[str, os.PathLike]) -> Optional[str]:
     """The latest checkpoint named by ``dirname/checkpoint``, like ``tf.train.latest_checkpoint``.
 
     Args:

@@ -53,7 +53,7 @@ def _block(data, offset, size, verify, what):
     return contents
 
 
-def decode_block(block, what="block"):
+def decode_block(block: bytes, what: str = "block") -> list[tuple[bytes, bytes]]:
     """Decode all entries of one block.
 
     Args:
@@ -100,7 +100,7 @@ def decode_block(block, what="block"):
     return out
 
 
-def read_table(data, verify=True):
+def read_table(data: bytes, verify: bool = True) -> list[tuple[bytes, bytes]]:
     """Read every entry of a table held in memory.
 
     Args:
@@ -220,7 +220,7 @@ class TableBuilder:
         data = tb.finish()
     """
 
-    def __init__(self, block_size=BLOCK_SIZE):
+    def __init__(self, block_size: int = BLOCK_SIZE):
         self.block_size = block_size
         self.out = bytearray()
         self.data = _BlockBuilder(RESTART_INTERVAL)
@@ -242,7 +242,7 @@ class TableBuilder:
         self.pending = self._write_block(self.data.finish())
         self.data.reset()
 
-    def add(self, key, value):
+    def add(self, key: bytes, value: bytes) -> None:
         """Append one entry.
 
         Args:
@@ -266,7 +266,7 @@ class TableBuilder:
         if self.data.size_estimate() >= self.block_size:
             self._flush()
 
-    def finish(self):
+    def finish(self) -> bytes:
         """Returns: bytes: the complete table file."""
         self._flush()
         meta_handle = self._write_block(_BlockBuilder(RESTART_INTERVAL).finish())

@@ -5,7 +5,7 @@ checksum (crc32c for TF checkpoints, the zip CRC-32 for npz). Reading is streame
 tensor at a time, so memory stays near the largest tensor.
 """
 import os
-from typing import List, NamedTuple, Optional
+from typing import Callable, List, NamedTuple, Optional
 
 from tensorpack.checkpoint.paths import checkpoint_step, list_checkpoints
 from tensorpack.checkpoint.state import read_checkpoint_state, write_checkpoint_state
@@ -35,7 +35,8 @@ class CheckResult(NamedTuple):
         return self.problem is None
 
 
-def verify_checkpoint(path: str, progress=None) -> CheckResult:
+def verify_checkpoint(path: str,
+                      progress: Optional[Callable[[int], object]] = None) -> CheckResult:
     """Read every tensor of a checkpoint, verifying checksums.
 
     Args:
@@ -61,7 +62,8 @@ def verify_checkpoint(path: str, progress=None) -> CheckResult:
     return CheckResult(os.fspath(path), checkpoint_step(path), tensors, nbytes, None)
 
 
-def verify_directory(dirname: str, prefix: str = "model", progress=None) -> List[CheckResult]:
+def verify_directory(dirname: str, prefix: str = "model",
+                     progress: Optional[Callable[[int], object]] = None) -> List[CheckResult]:
     """Verify every ``<prefix>-<step>`` checkpoint in a directory, newest first.
 
     Args:
@@ -80,7 +82,8 @@ def verify_directory(dirname: str, prefix: str = "model", progress=None) -> List
     return [verify_checkpoint(p, progress) for p in reversed(list_checkpoints(dirname, prefix))]
 
 
-def newest_intact(dirname: str, prefix: str = "model", on_skip=None) -> Optional[str]:
+def newest_intact(dirname: str, prefix: str = "model",
+                  on_skip: Optional[Callable[[CheckResult], object]] = None) -> Optional[str]:
     """The newest ``<prefix>-<step>`` checkpoint in ``dirname`` that verifies intact.
 
     Checkpoints are verified newest first and only until one passes.

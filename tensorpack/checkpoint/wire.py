@@ -5,6 +5,7 @@ Decoding works on ``bytes`` and positions; every malformed input raises :class:`
 Encoding writes fields in field-number order and leaves out zero scalars, as protobuf does.
 """
 import struct
+from collections.abc import Iterator
 
 __all__ = ["WireError", "read_varint", "iter_fields", "parse_message", "encode_varint",
            "field_varint", "field_bytes", "field_fixed32", "signed64"]
@@ -16,7 +17,7 @@ class WireError(ValueError):
     """Malformed protocol-buffer bytes."""
 
 
-def read_varint(buf, pos):
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     """Decode a base-128 varint.
 
     Args:
@@ -52,7 +53,7 @@ def read_varint(buf, pos):
         shift += 7
 
 
-def signed64(value):
+def signed64(value: int) -> int:
     """Reinterpret a decoded varint as a two's complement int64.
 
     Raises:
@@ -65,7 +66,8 @@ def signed64(value):
     return value - (1 << 64) if value >> 63 else value
 
 
-def iter_fields(buf, start=0, end=None):
+def iter_fields(buf: bytes | bytearray | memoryview, start: int = 0,
+                end: int | None = None) -> Iterator[tuple[int, int, int | bytes]]:
     """Yield the fields of one serialized message.
 
     Args:
@@ -118,7 +120,7 @@ def iter_fields(buf, start=0, end=None):
         yield number, wtype, value
 
 
-def parse_message(buf):
+def parse_message(buf: bytes) -> dict[int, list[int | bytes]]:
     """Decode a message into ``{field_number: [values...]}`` (repeated fields keep order)."""
     out = {}
     for number, _, value in iter_fields(buf):
@@ -126,7 +128,7 @@ def parse_message(buf):
     return out
 
 
-def encode_varint(value):
+def encode_varint(value: int) -> bytes:
     """Encode a non-negative int (or a negative int64, as 10 bytes) as a varint."""
     if value < 0:
         value &= 0xFFFFFFFFFFFFFFFF
@@ -140,19 +142,19 @@ def encode_varint(value):
     return bytes(out)
 
 
-def field_varint(number, value, keep_zero=False):
+def field_varint(number: int, value: int, keep_zero: bool = False) -> bytes:
     """Encode a varint field; empty when ``value`` is 0 unless ``keep_zero``."""
     if not value and not keep_zero:
         return b""
     return encode_varint(number << 3) + encode_varint(int(value))
 
 
-def field_bytes(number, payload):
+def field_bytes(number: int, payload: bytes) -> bytes:
     """Encode a length-delimited field (always written, even when empty)."""
     return encode_varint((number << 3) | LEN) + encode_varint(len(payload)) + bytes(payload)
 
 
-def field_fixed32(number, value, keep_zero=False):
+def field_fixed32(number: int, value: int, keep_zero: bool = False) -> bytes:
     """Encode a fixed32 field; empty when ``value`` is 0 unless ``keep_zero``."""
     if not value and not keep_zero:
         return b""

@@ -8,10 +8,18 @@ and its ops are made in :meth:`SessionInit._setup_graph`, values are loaded in
 :class:`~tensorpack.checkpoint.report.RestoreReport` (also kept as ``.report``).
 """
 import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from numpy.typing import ArrayLike
 
 from tensorpack.checkpoint.plan import IgnoreRule, make_plan
 from tensorpack.checkpoint.report import RestoreReport
+from tensorpack.checkpoint.source import CheckpointSource
 from tensorpack.utils import logger
+
+if TYPE_CHECKING:  # annotations only: importing this module stays TensorFlow-free
+    import tensorflow as tf
 
 __all__ = ["SessionInit", "ChainInit", "SaverRestore", "SaverRestoreRelaxed", "DictRestore",
            "JustCurrentSession", "get_model_loader", "SmartInit"]
@@ -25,7 +33,7 @@ class SessionInit:
     session exists. :meth:`init` does both, for use outside a trainer.
     """
 
-    def init(self, sess):
+    def init(self, sess: "tf.compat.v1.Session") -> RestoreReport | None:
         """Set up the graph and initialize ``sess`` in one call.
 
         Args:
@@ -167,7 +175,9 @@ class SaverRestore(_SourceRestore):
     _relaxed = False
     _ignore_mismatch = False
 
-    def __init__(self, model_path, prefix=None, ignore=(), *, strict=False):
+    def __init__(self, model_path: str | os.PathLike | CheckpointSource,
+                 prefix: str | None = None, ignore: str | Iterable[str] = (), *,
+                 strict: bool = False):
         if isinstance(model_path, str) and model_path.endswith((".npy", ".npz")):
             logger.warning("SaverRestore expects a TF checkpoint but got '{}'; reading it as a "
                            "dict of arrays (DictRestore / SmartInit are meant for that)."
@@ -204,10 +214,9 @@ class DictRestore(_SourceRestore):
         TypeError: ``variable_dict`` is not a dict.
     """
 
-    def __init__(self, variable_dict, ignore_mismatch=False, *, ignore=(), strict=False):
-        from collections.abc import Mapping
-
-        from tensorpack.checkpoint.source import CheckpointSource
+    def __init__(self, variable_dict: Mapping[str, ArrayLike] | CheckpointSource,
+                 ignore_mismatch: bool = False, *, ignore: str | Iterable[str] = (),
+                 strict: bool = False):
         # A CheckpointSource is accepted too: SmartInit passes npz / safetensors files so.
         if not isinstance(variable_dict, (Mapping, CheckpointSource)):
             raise TypeError("DictRestore takes a dict of name -> array, got a {}. For a file "
@@ -229,7 +238,7 @@ class ChainInit(SessionInit):
             them. (A ``strict`` child checks only its own source.)
     """
 
-    def __init__(self, sess_inits, *, strict=False):
+    def __init__(self, sess_inits: Iterable[SessionInit], *, strict: bool = False):
         self.strict = strict
         sess_inits = list(sess_inits)
         for i in sess_inits:
@@ -268,7 +277,10 @@ class ChainInit(SessionInit):
         return self.report
 
 
-def SmartInit(obj, *, ignore_mismatch=False, ignore=(), strict=False, allow_pickle=False):
+def SmartInit(obj: SessionInit | CheckpointSource | Mapping[str, ArrayLike] | str
+              | os.PathLike | list | tuple | None,
+              *, ignore_mismatch: bool = False, ignore: str | Iterable[str] = (),
+              strict: bool = False, allow_pickle: bool = False) -> SessionInit:
     """Make a :class:`SessionInit` from whatever describes the initial values.
 
     ``obj`` may be:
@@ -298,9 +310,6 @@ def SmartInit(obj, *, ignore_mismatch=False, ignore=(), strict=False, allow_pick
         FileNotFoundError: a path that does not exist (the message says what was tried).
         ValueError: an object or file of an unsupported kind, or a corrupt file.
     """
-    from collections.abc import Mapping
-
-    from tensorpack.checkpoint.source import CheckpointSource
     opts = dict(ignore_mismatch=ignore_mismatch, ignore=ignore, strict=strict,
                 allow_pickle=allow_pickle)
     if obj is None or (isinstance(obj, (str, list, tuple, Mapping)) and len(obj) == 0):
