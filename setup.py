@@ -13,7 +13,8 @@ def read_version():
     return scope["__version__"]
 
 
-TEST_REQUIRES = ["pytest>=7", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
+TEST_REQUIRES = ["pytest>=7", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes",
+                 "opencv-python-headless"]
 
 setup(
     name="tensorpack",
@@ -25,7 +26,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["tensorpack", "tensorpack.*"]),
-    install_requires=["numpy>=1.22", "tabulate>=0.8", "tqdm>=4.40", "termcolor>=1.1"],
+    install_requires=["numpy>=1.22", "tabulate>=0.8", "tqdm>=4.40", "termcolor>=1.1",
+                      "pyzmq>=16", "msgpack>=0.5.2", "psutil>=5"],
     extras_require={
         "tf": ["tensorflow>=2.12"],
         "tf-cpu": ["tensorflow-cpu>=2.12"],
