@@ -14,11 +14,11 @@ import numpy as np
 from tensorflow.python.training import moving_averages
 
 from tensorpack.compat import tfv1
+from tensorpack.utils.naming import MOVING_SUMMARY_OPS_KEY
 
 __all__ = ["add_tensor_summary", "add_param_summary", "add_activation_summary",
            "add_moving_summary"]
 
-MOVING_SUMMARY_OPS_KEY = "MOVING_SUMMARY_OPS"
 _TOWER_PREFIX = re.compile(r"tower[0-9]+/")
 
 
