@@ -115,3 +115,29 @@ def test_online_moments():
 def test_naming():
     assert naming.GLOBAL_STEP_INCR_OP_NAME == "global_step_incr"
     assert naming.MOVING_SUMMARY_OPS_KEY == "MOVING_SUMMARY_OPS"
+
+
+def test_timer_pause_excludes_time():
+    import time
+
+    from tensorpack.utils.timer import IterSpeedCounter, Timer, timed_operation
+    t = Timer()
+    t.pause()
+    assert t.is_paused()
+    time.sleep(0.05)
+    paused_value = t.seconds()
+    time.sleep(0.05)
+    assert t.seconds() == pytest.approx(paused_value)  # frozen while paused
+    t.resume()
+    with pytest.raises(RuntimeError):
+        t.resume()
+    assert t.seconds() < 0.05
+    counter = IterSpeedCounter(2, name="x")
+    for _ in range(4):
+        counter()
+    assert counter.cnt == 4
+    with timed_operation("work", log_start=True):
+        pass
+    with pytest.raises(ValueError):
+        with timed_operation(""):
+            pass

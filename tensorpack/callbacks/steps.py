@@ -9,6 +9,7 @@ from tensorpack.utils.naming import GLOBAL_STEP_INCR_OP_NAME
 from tensorpack.utils.utils import get_tqdm_kwargs
 
 from .base import Callback
+from .misc import SessionRunTimeout  # noqa: F401  (upstream's module for it)
 
 __all__ = ["TensorPrinter", "ProgressBar"]
 

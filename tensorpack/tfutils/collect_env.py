@@ -30,6 +30,15 @@ def _gpu_rows():
     return [("GPU " + ",".join(ids), name) for name, ids in by_name.items()]
 
 
+def parse_TF_build_info():  # noqa: N802  (upstream's name)
+    """Returns: dict: the CUDA and cuDNN versions TensorFlow was built with (empty without
+    CUDA), keyed like ``'TF built with CUDA'``."""
+    import tensorflow as tf
+    info = tf.sysconfig.get_build_info()
+    return {"TF built with " + key.split("_")[0].upper(): info[key]
+            for key in ("cuda_version", "cudnn_version") if key in info}
+
+
 def collect_env_info():
     """
     Returns:
@@ -49,10 +58,7 @@ def collect_env_info():
     has_cuda = tf.test.is_built_with_cuda()
     rows.append(("TF CUDA support", has_cuda))
     if has_cuda:
-        info = tf.sysconfig.get_build_info()
-        for key in ("cuda_version", "cudnn_version"):
-            if key in info:
-                rows.append(("TF built with " + key.split("_")[0].upper(), info[key]))
+        rows.extend(parse_TF_build_info().items())
         rows.append(("CUDA_VISIBLE_DEVICES", os.environ.get("CUDA_VISIBLE_DEVICES",
                                                              "Unspecified")))
         rows.extend(_gpu_rows())
