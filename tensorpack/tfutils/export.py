@@ -8,9 +8,6 @@ from tensorpack.compat import tfv1
 from tensorpack.utils import logger
 from tensorpack.utils.fs import atomic_write
 
-from .common import get_tensors_by_names
-from .tower import PredictTowerContext
-
 __all__ = ["ModelExporter"]
 
 
@@ -46,18 +43,11 @@ class ModelExporter:
         Returns:
             (list[tf.Tensor], list[tf.Tensor], tf.compat.v1.Session): inputs, outputs, session.
         """
-        from tensorpack.input_source import PlaceholderInput  # layer 4: import when used
+        from tensorpack.predict.base import build_inference_graph  # layer 5: import when used
 
         config = self.config
-        self.graph = config._maybe_create_graph()
+        self.graph, inputs, outputs = build_inference_graph(config)
         with self.graph.as_default():
-            inp = PlaceholderInput()
-            inp.setup(config.input_signature)
-            with PredictTowerContext(""):
-                config.tower_func(*inp.get_input_tensors())
-            inputs = get_tensors_by_names(config.input_names)
-            outputs = get_tensors_by_names(config.output_names)
-            config.session_init._setup_graph()
             # Not the config's session creator: it may finalize the graph, and freezing or
             # saving adds ops.
             sess = tfv1.Session(graph=self.graph,

@@ -8,38 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tensorpack import (BatchQueueInput, Callback, DataFromList, SimpleTrainer, TensorInput,
-                        TrainConfig, ZMQInput, launch_train_with_config, remap_input_source)
+from tensorpack import (BatchQueueInput, DataFromList, TensorInput, ZMQInput,
+                        remap_input_source)
 from tensorpack.compat import tfv1
 from tensorpack.input_source import input_source as upstream_mod
 from tensorpack.input_source import input_source_base as upstream_base
 from tensorpack.input_source.zmq_input import decode_datapoint
-from train_testlib import TinyModel, make_points
-
-
-class Grab(Callback):
-    def __init__(self):
-        self.xs, self.ys = [], []
-
-    def _setup_graph(self):
-        tower = self.trainer.towers.training()[0]
-        self._t = [tower.get_tensor("x"), tower.get_tensor("y")]
-
-    def _before_run(self, _):
-        return self._t
-
-    def _after_run(self, _, values):
-        self.xs.append(values.results[0])
-        self.ys.append(values.results[1])
-
-
-def _train(data, steps=3):
-    grab = Grab()
-    config = TrainConfig(model=TinyModel(summary=False), data=data, callbacks=[grab],
-                         monitors=[], extra_callbacks=[], steps_per_epoch=steps, max_epoch=1)
-    trainer = SimpleTrainer()
-    launch_train_with_config(config, trainer)
-    return trainer, grab
+from train_testlib import make_points, train_tiny
 
 
 def test_upstream_module_paths():
@@ -52,7 +27,7 @@ def test_batch_queue_input_dequeues_batches(fresh_graph):
     points = make_points(12)
     inp = BatchQueueInput(DataFromList(points, shuffle=False), batch_size=4)
     assert inp.size() == 3
-    trainer, grab = _train(inp)
+    trainer, grab = train_tiny(inp)
     assert trainer.global_step == 3
     np.testing.assert_array_equal(grab.xs[0], np.stack([p[0] for p in points[:4]]))
     np.testing.assert_array_equal(grab.ys[1], [p[1] for p in points[4:8]])
@@ -125,7 +100,7 @@ def test_zmq_input_trains_on_received_batches(fresh_graph):
                             for b in batches])
     sender.start()
     try:
-        trainer, grab = _train(ZMQInput("tcp://127.0.0.1:{}".format(port), hwm=10), steps=3)
+        trainer, grab = train_tiny(ZMQInput("tcp://127.0.0.1:{}".format(port), hwm=10), steps=3)
     finally:
         sender.join(30)
     assert not sender.is_alive()
