@@ -1,9 +1,9 @@
 """ZMQInput: the model's inputs arrive over a ZeroMQ PULL socket.
 
 Each message is one datapoint: a list of arrays serialized with msgpack in the layout of
-``msgpack_numpy`` (upstream's serializer for ``send_dataflow_zmq``), which is decoded here
-without pickle and without the ``msgpack_numpy`` package. Upstream needed a compiled op
-(``zmq_ops``); here a ``tf.numpy_function`` receives the messages.
+``msgpack_numpy`` (what upstream's ``MsgpackSerializer.dumps`` writes), which is decoded here
+without pickle and without the ``msgpack_numpy`` package. Upstream needed a compiled op and
+its own wire format (``zmq_ops``); here a ``tf.numpy_function`` receives the messages.
 """
 import threading
 import weakref

@@ -54,6 +54,22 @@ def _free_port():
         return s.getsockname()[1]
 
 
+# [float32 2x3 arange, np.int64(5), 'txt', uint8 [1, 2]] serialized by upstream 0.11's
+# tensorpack.utils.serialize.MsgpackSerializer.dumps (msgpack + msgpack_numpy).
+UPSTREAM_MSGPACK = bytes.fromhex(
+    "9485c4026e64c3c40474797065a33c6634c4046b696e64c400c4057368617065920203c404646174"
+    "61c418000000000000803f0000004000004040000080400000a04083c4026e64c2c40474797065a3"
+    "3c6938c40464617461c4080500000000000000a374787485c4026e64c3c40474797065a37c7531c4"
+    "046b696e64c400c40573686170659102c40464617461c4020102")
+
+
+def test_decode_upstream_msgpack_message():
+    a, b, c, d = decode_datapoint(UPSTREAM_MSGPACK)
+    np.testing.assert_array_equal(a, np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert a.dtype == np.float32 and b == 5 and c == "txt"
+    assert d.dtype == np.uint8 and d.tolist() == [1, 2]
+
+
 def test_decode_datapoint():
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     msg = msgpack.packb([_pack_array(x), {b"nd": False, b"type": "<i4",
