@@ -145,6 +145,14 @@ class SummaryGradient(MapGradient):
         name = var.op.name
         if re.match("tower[0-9]+/", name) or name in SummaryGradient._summaried_gradient:
             return grad
+        if getattr(tfv1.get_default_graph(), "building_function", False):
+            # e.g. inside AccumGradOptimizer's tf.cond (a function graph in TF 2): a summary
+            # made there cannot be evaluated by the training loop.
+            logger.warn("SummaryGradient: the gradient of {} is computed inside a control-flow "
+                        "function (e.g. under AccumGradOptimizer); it is not summarized. Apply "
+                        "SummaryGradient outside AccumGradOptimizer.".format(name))
+            SummaryGradient._summaried_gradient.add(name)
+            return grad
         SummaryGradient._summaried_gradient.add(name)
         tfv1.summary.histogram(name + "-grad", grad, collections=self._coll)
         add_moving_summary(rms(grad, name=name + "/rms"))

@@ -210,6 +210,11 @@ def add_moving_summary(*args, **kwargs):
         raise TypeError("add_moving_summary: unknown arguments {}".format(sorted(kwargs)))
     if _not_main_tower():
         return []
+    if getattr(tfv1.get_default_graph(), "building_function", False):
+        from tensorpack.utils import logger
+        logger.warn("add_moving_summary() called inside a control-flow function (e.g. a "
+                    "tf.cond branch), where the training loop cannot run it; ignored.")
+        return []
     if tfv1.get_variable_scope().reuse is True:
         from tensorpack.utils import logger
         logger.warn("add_moving_summary() called under reuse=True scope, ignored.")
