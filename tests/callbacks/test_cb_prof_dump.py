@@ -14,7 +14,7 @@ from cb_helpers import (  # noqa: F401  (fresh_graph: autouse fixture)
     FakeTrainer, LogCapture, fresh_graph, set_logger_dir, tiny_model)
 from tensorpack.callbacks import (Callback, CometMLMonitor, DumpParamAsImage, DumpTensor, DumpTensorAsImage,
                                   DumpTensors, GPUMemoryTracker, GPUUtilizationTracker,
-                                  GraphProfiler, HookToCallback, HostMemoryTracker,
+                                  GraphProfiler, HookToCallback, HostMemoryTracker, MonitorBase,
                                   PeakMemoryTracker, SendMonitorData, TFLocalCLIDebugHook)
 from tensorpack.callbacks import graph as cb_graph
 from tensorpack.callbacks import monitor as cb_monitor
@@ -77,8 +77,15 @@ def test_dump_tensor_as_image(tmp_path):
 def test_graph_profiler_writes_traces(tmp_path):
     set_logger_dir(tmp_path)
     train_op, cost, w = tiny_model()
-    FakeTrainer().train(train_op, [GraphProfiler(dump_metadata=True)], steps_per_epoch=2,
-                        max_epoch=1)
+    events = []
+
+    class EventSink(MonitorBase):
+        def process_event(self, evt):
+            events.append(evt)
+
+    FakeTrainer().train(train_op, [GraphProfiler(dump_metadata=True, dump_event=True)],
+                        monitors=[EventSink()], steps_per_epoch=2, max_epoch=1)
+    assert [e.tagged_run_metadata.tag for e in events] == ["trace-1", "trace-2"]
     traces = glob.glob(str(tmp_path / "chrome-trace-*.json"))
     metas = glob.glob(str(tmp_path / "runmetadata-*.pb"))
     assert len(traces) == 2 and len(metas) == 2
