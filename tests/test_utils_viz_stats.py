@@ -141,3 +141,14 @@ def test_timer_pause_excludes_time():
     with pytest.raises(ValueError):
         with timed_operation(""):
             pass
+
+
+def test_fs_recursive_walk_and_normpath(tmp_path):
+    from tensorpack.utils.fs import normpath, recursive_walk
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "f.txt").write_text("x")
+    (tmp_path / "g.txt").write_text("y")
+    found = sorted(os.path.relpath(p, str(tmp_path)) for p in recursive_walk(str(tmp_path)))
+    assert found == [os.path.join("a", "b", "f.txt"), "g.txt"]
+    assert normpath("a//b/../c") == os.path.join("a", "c")
+    assert normpath("gs://bucket//x/../y") == "gs://bucket//x/../y"
