@@ -152,3 +152,15 @@ def test_fs_recursive_walk_and_normpath(tmp_path):
     assert found == [os.path.join("a", "b", "f.txt"), "g.txt"]
     assert normpath("a//b/../c") == os.path.join("a", "c")
     assert normpath("gs://bucket//x/../y") == "gs://bucket//x/../y"
+
+
+def test_enable_call_trace_prints_calls():
+    code = ("from tensorpack.utils.debug import enable_call_trace\n"
+            "def inner():\n    return 1\n"
+            "def outer():\n    return inner()\n"
+            "enable_call_trace()\nouter()\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+    lines = res.stdout.splitlines()
+    assert any(ln.startswith("Call to `outer`") for ln in lines), res.stdout
+    assert any(ln.startswith("Call to `inner`") and ln.endswith(":5") for ln in lines), lines
