@@ -14,7 +14,7 @@ import api_coverage_lib as lib  # noqa: E402
 DOC = os.path.join(os.path.dirname(os.path.dirname(lib.HERE)), "docs", "api_coverage.md")
 
 _RESTORE = ("one restore pipeline: matches by name, loads thousands of variables fast, one "
-            "readable report, also .npz / safetensors; works on TF 2.x")
+            "readable report, also reads .npz / safetensors")
 # Names whose behaviour improves on upstream's (on TF 2.x), with the reason.
 BETTER = {
     "SmartInit": _RESTORE, "SaverRestore": _RESTORE, "SaverRestoreRelaxed": _RESTORE,
@@ -39,7 +39,6 @@ BETTER = {
     "auto_set_dir": "piped answer works as upstream; with no stdin a clear error instead of "
                     "EOFError",
     "enable_death_signal": "uses prctl through ctypes: no python-prctl package needed",
-    "dump_session_params": "works on TF 2.x",
 }
 _ONE_DEVICE = ("runs on one device on this branch (several devices come with the "
                "'multidevice' branch)")
