@@ -17,7 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_utils_modules_stay_tensorflow_free():
     code = ("import sys, tensorpack.utils.viz, tensorpack.utils.stats, "
-            "tensorpack.utils.concurrency, tensorpack.utils.naming; "
+            "tensorpack.utils.concurrency, tensorpack.utils.naming, tensorpack.utils.timer, "
+            "tensorpack.utils.nvml, tensorpack.utils.debug; "
             "assert 'tensorflow' not in sys.modules; assert 'cv2' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60,
                    env=dict(os.environ, PYTHONPATH=ROOT))
@@ -164,3 +165,16 @@ def test_enable_call_trace_prints_calls():
     lines = res.stdout.splitlines()
     assert any(ln.startswith("Call to `outer`") for ln in lines), res.stdout
     assert any(ln.startswith("Call to `inner`") and ln.endswith(":5") for ln in lines), lines
+
+
+def test_nvml_context_without_driver_is_a_clear_error():
+    import ctypes.util
+
+    from tensorpack.utils.nvml import NVMLContext
+    if ctypes.util.find_library("nvidia-ml"):
+        with NVMLContext() as ctx:
+            assert ctx.num_devices() == len(ctx.devices())
+    else:
+        with pytest.raises(OSError, match="NVIDIA driver"):
+            with NVMLContext():
+                pass
