@@ -96,3 +96,16 @@ def test_unmatched_ignore_pattern_is_a_warning(caplog):
     assert report.unmatched_ignores == ["haed/*"]
     assert any("haed/*" in r.getMessage() and "misspelled" in r.getMessage() for r in records)
     assert "ignore unmatched" in report.format()
+
+
+def test_problems_known_at_construction_raise_there(tmp_path):
+    from tensorpack.tfutils.sessinit import SmartInit
+    bad = tmp_path / "objects.npz"
+    np.savez(str(bad), W=np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match=r"objects\.npz.*pickled object array"):
+        SmartInit(str(bad))  # not only when the session is initialized
+    index = tmp_path / "model-1.index"
+    index.write_bytes(b"\0" * 100)
+    (tmp_path / "model-1.data-00000-of-00001").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"model-1\.index"):
+        SmartInit(str(tmp_path / "model-1"))
