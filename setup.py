@@ -27,7 +27,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["tensorpack", "tensorpack.*"]),
-    install_requires=["numpy>=1.22", "tabulate>=0.8", "tqdm>=4.62", "termcolor>=1.1"],
+    install_requires=["numpy>=1.22", "tabulate>=0.8", "tqdm>=4.62", "termcolor>=1.1",
+                      "pyzmq>=16", "msgpack>=0.5.2", "psutil>=5"],
     extras_require={
         "tf": ["tensorflow>=2.12"],
         "tf-cpu": ["tensorflow-cpu>=2.12"],

@@ -74,3 +74,55 @@ def test_delete_backup_new_actions(tmp_path, restore_logger):
 def test_unknown_action_is_a_clear_error(tmp_path, restore_logger):
     with pytest.raises(ValueError, match="Unknown action 'z'"):
         logger.set_logger_dir(str(tmp_path / "r"), action="z")
+
+
+_PROMPT_SCRIPT = """
+import os, sys
+from tensorpack.utils import logger
+logger.set_logger_dir(sys.argv[1])
+print('DIR=' + logger.get_logger_dir())
+print('KEPT=' + str(os.path.exists(os.path.join(sys.argv[1], 'model-1.index'))))
+"""
+
+
+def _run_prompt(d, stdin):
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-c", _PROMPT_SCRIPT, d], stdin=stdin,
+                          capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=root))
+
+
+@pytest.mark.parametrize("answer,kept", [(b"k\n", True), (b"junk\nd\n", False)])
+def test_answer_piped_to_stdin(tmp_path, answer, kept):
+    import subprocess
+    d = _nonempty_dir(tmp_path)
+    proc_in = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        proc_in.stdin.write(answer)
+        proc_in.stdin.close()
+        res = _run_prompt(d, proc_in.stdout)   # stdin is a pipe, as `echo k | python ...`
+    finally:
+        proc_in.wait(10)
+    assert res.returncode == 0, res.stderr
+    assert "KEPT={}".format(kept) in res.stdout
+
+
+@pytest.mark.parametrize("stdin", ["devnull", "closed", "empty_pipe"])
+def test_no_answer_on_stdin_is_the_clear_error(tmp_path, stdin):
+    import subprocess
+    d = _nonempty_dir(tmp_path)
+    if stdin == "devnull":
+        res = _run_prompt(d, subprocess.DEVNULL)
+    elif stdin == "empty_pipe":
+        res = _run_prompt(d, subprocess.PIPE)  # closed at once by subprocess.run (no input)
+    else:
+        import sys
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        res = subprocess.run(["/bin/sh", "-c", '"$0" -c "$1" "$2" <&-', sys.executable,
+                              _PROMPT_SCRIPT, d], capture_output=True, text=True, timeout=60,
+                             env=dict(os.environ, PYTHONPATH=root))
+    assert res.returncode != 0
+    assert "already exists" in res.stderr and "action=" in res.stderr, res.stderr
+    assert os.path.exists(os.path.join(d, "model-1.index"))

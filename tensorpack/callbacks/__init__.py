@@ -7,7 +7,7 @@ import importlib
 
 _MODULES = ("base", "hooks", "group", "steps", "trigger", "graph", "summary", "monitor",
             "monitor_writers", "param", "saver", "best_saver", "inference", "inference_runner",
-            "misc", "concurrency")
+            "misc", "concurrency", "dump", "prof", "monitor_external")
 
 __all__ = []
 for _name in _MODULES:

@@ -3,7 +3,7 @@ from tensorpack.compat import tfv1
 
 from .base import Callback
 
-__all__ = ["CallbackToHook", "HookToCallback"]
+__all__ = ["CallbackToHook", "HookToCallback", "TFLocalCLIDebugHook"]
 
 
 class CallbackToHook(tfv1.train.SessionRunHook):
@@ -49,3 +49,22 @@ class HookToCallback(Callback):
 
     def _after_train(self):
         self._hook.end(self.trainer.sess)
+
+
+class TFLocalCLIDebugHook(HookToCallback):
+    """Run TensorFlow's interactive command-line debugger (``tfdbg.LocalCLIDebugHook``)
+    on the training steps. Needs a terminal."""
+
+    _chief_only = True
+
+    def __init__(self, *args, **kwargs):
+        """
+        Args:
+            args, kwargs: arguments of ``tfdbg.LocalCLIDebugHook``.
+        """
+        from tensorflow.python import debug as tfdbg
+        super().__init__(tfdbg.LocalCLIDebugHook(*args, **kwargs))
+
+    def add_tensor_filter(self, *args, **kwargs):
+        """Register a tensor filter; arguments as ``tfdbg.LocalCLIDebugHook.add_tensor_filter``."""
+        self._hook.add_tensor_filter(*args, **kwargs)

@@ -3,6 +3,7 @@ import numpy as np
 
 from tensorpack.checkpoint.names import get_op_tensor_name
 from tensorpack.utils import logger
+from tensorpack.utils.stats import BinaryStatistics
 
 from .base import Callback
 
@@ -136,18 +137,15 @@ class BinaryClassificationStats(Inferencer):
         self.prefix = prefix
 
     def _before_inference(self):
-        self._tp = self._pred_pos = self._label_pos = 0
+        self.stat = BinaryStatistics()
 
     def _get_fetches(self):
         return [self.pred_tensor_name, self.label_tensor_name]
 
     def _on_fetches(self, outputs):
-        pred, label = (np.asarray(x).astype(bool) for x in outputs)
-        self._tp += int(np.sum(pred & label))
-        self._pred_pos += int(np.sum(pred))
-        self._label_pos += int(np.sum(label))
+        pred, label = (np.asarray(x).astype(bool).astype(np.int8) for x in outputs)
+        self.stat.feed(pred, label)
 
     def _after_inference(self):
-        precision = self._tp / self._pred_pos if self._pred_pos else 0.0
-        recall = self._tp / self._label_pos if self._label_pos else 0.0
-        return {self.prefix + "_precision": precision, self.prefix + "_recall": recall}
+        return {self.prefix + "_precision": float(self.stat.precision),
+                self.prefix + "_recall": float(self.stat.recall)}

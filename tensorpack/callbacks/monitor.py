@@ -247,4 +247,7 @@ def __getattr__(name):
     if name in ("JSONWriter", "TFEventWriter"):
         from . import monitor_writers
         return getattr(monitor_writers, name)
+    if name in ("SendMonitorData", "CometMLMonitor"):
+        from . import monitor_external
+        return getattr(monitor_external, name)
     raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))

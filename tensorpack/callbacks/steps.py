@@ -5,14 +5,13 @@ from tensorpack.checkpoint.names import get_op_tensor_name
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.common import get_global_step_var
 from tensorpack.utils import logger
+from tensorpack.utils.naming import GLOBAL_STEP_INCR_OP_NAME
 from tensorpack.utils.utils import get_tqdm_kwargs
 
 from .base import Callback
+from .misc import SessionRunTimeout  # noqa: F401  (upstream's module for it)
 
 __all__ = ["TensorPrinter", "ProgressBar"]
-
-GLOBAL_STEP_INCR_OP_NAME = "global_step_incr"
-
 
 
 class TensorPrinter(Callback):

@@ -7,3 +7,13 @@ if tf.executing_eagerly():
     tfv1.disable_eager_execution()
 
 __all__ = ["tfv1"]
+
+
+def is_tfv2():
+    """Returns: bool: whether TensorFlow runs with its 2.x behaviour enabled (it does on TF 2.x
+    even when this package turns eager execution off for graph mode)."""
+    try:
+        from tensorflow.python import tf2
+        return tf2.enabled()
+    except ImportError:
+        return False

@@ -214,3 +214,11 @@ class RepeatedData(ProxyDataFlow):
         while self.num == -1 or count < self.num:
             yield from self.ds
             count += 1
+
+
+def __getattr__(name):
+    # upstream defined these in this module; they live in compose.py (which imports this one)
+    from tensorpack.dataflow import compose
+    if name in compose.__all__:
+        return getattr(compose, name)
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))

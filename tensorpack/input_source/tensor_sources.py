@@ -5,6 +5,7 @@ from tensorpack.compat import tfv1
 from tensorpack.dataflow.base import DataFlow
 from tensorpack.dataflow.common import MapData
 from tensorpack.input_source.base import InputSource
+from tensorpack.input_source.remap import ProxyInputSource
 from tensorpack.input_source.sources import FeedfreeInput
 from tensorpack.utils import logger
 
@@ -131,7 +132,7 @@ class TFDatasetInput(FeedfreeInput):
         return tf.data.Dataset.from_generator(lambda: iter(df), output_signature=specs)
 
 
-class StagingInput(FeedfreeInput):
+class StagingInput(ProxyInputSource, FeedfreeInput):
     """Upstream prefetches another input into a GPU StagingArea. With one device there is
     nothing to overlap, so this wrapper passes the wrapped input through unchanged (kept so
     that scripts using it run as they are).
@@ -149,18 +150,3 @@ class StagingInput(FeedfreeInput):
         if not isinstance(input, InputSource):
             raise ValueError("StagingInput wraps an InputSource, got {!r}.".format(input))
         self._input = input
-
-    def _setup(self, input_signature):
-        self._input.setup(input_signature)
-
-    def _get_callbacks(self):
-        return self._input.get_callbacks()
-
-    def _get_input_tensors(self):
-        return self._input.get_input_tensors()
-
-    def _size(self):
-        return self._input.size()
-
-    def _reset_state(self):
-        self._input.reset_state()

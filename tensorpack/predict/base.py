@@ -76,6 +76,29 @@ class OnlinePredictor(PredictorBase):
         return self._callable(*dp)
 
 
+def build_inference_graph(config):
+    """Build a :class:`PredictConfig`'s model as an inference tower (named '') fed by
+    placeholders, and prepare its ``session_init`` (not run yet).
+
+    Args:
+        config (PredictConfig):
+
+    Returns:
+        (tf.Graph, list[tf.Tensor], list[tf.Tensor]): the graph, the tensors of
+        ``config.input_names`` and of ``config.output_names``.
+    """
+    graph = config._maybe_create_graph()
+    with graph.as_default():
+        inp = PlaceholderInput()
+        inp.setup(config.input_signature)
+        with PredictTowerContext(""):
+            config.tower_func(*inp.get_input_tensors())
+        input_tensors = get_tensors_by_names(config.input_names)
+        output_tensors = get_tensors_by_names(config.output_names)
+        config.session_init._setup_graph()
+    return graph, input_tensors, output_tensors
+
+
 class OfflinePredictor(OnlinePredictor):
     """Build the model of a :class:`PredictConfig` in a new graph (an inference tower without
     prefix), create a session, initialize it with ``session_init`` and predict.
@@ -93,15 +116,8 @@ class OfflinePredictor(OnlinePredictor):
         Args:
             config (PredictConfig):
         """
-        self.graph = config._maybe_create_graph()
+        self.graph, input_tensors, output_tensors = build_inference_graph(config)
         with self.graph.as_default():
-            inp = PlaceholderInput()
-            inp.setup(config.input_signature)
-            with PredictTowerContext(""):
-                config.tower_func(*inp.get_input_tensors())
-            input_tensors = get_tensors_by_names(config.input_names)
-            output_tensors = get_tensors_by_names(config.output_names)
-            config.session_init._setup_graph()
             sess = config.session_creator.create_session()
             config.session_init._run_init(sess)
             super().__init__(input_tensors, output_tensors, config.return_input, sess)

@@ -55,3 +55,11 @@ class SimpleDatasetPredictor(DatasetPredictorBase):
             for dp in self.dataset:
                 yield self.predictor(*dp)
                 bar.update()
+
+
+def __getattr__(name):
+    # upstream defined it in this module; it lives in multiprocess.py (which imports this one)
+    if name == "MultiProcessDatasetPredictor":
+        from tensorpack.predict.multiprocess import MultiProcessDatasetPredictor
+        return MultiProcessDatasetPredictor
+    raise AttributeError("module {!r} has no attribute {!r}".format(__name__, name))

@@ -10,4 +10,6 @@ for _name in _MODULES:
     for _k in getattr(_mod, "__all__", ()):
         globals()[_k] = getattr(_mod, _k)
         __all__.append(_k)
-__all__ += ["sessinit", "summary", "varmanip", "sesscreate"]
+__all__ += ["sessinit", "summary", "varmanip", "sesscreate", "optimizer", "gradproc", "varreplace",
+            "tower"]
+from tensorpack.tfutils import gradproc, optimizer, varreplace  # noqa: E402,F401  (upstream attributes)

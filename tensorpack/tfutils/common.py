@@ -3,10 +3,11 @@ import tensorflow as tf
 
 from tensorpack.checkpoint.names import get_op_tensor_name, normalize_name
 from tensorpack.compat import tfv1
+from tensorpack.tfutils.collect_env import collect_env_info
 
 __all__ = ["get_default_sess_config", "get_global_step_value", "get_global_step_var",
            "get_tf_version_tuple", "get_op_tensor_name", "get_tensors_by_names",
-           "get_op_or_tensor_by_name"]
+           "get_op_or_tensor_by_name", "collect_env_info"]
 
 
 def get_default_sess_config(mem_fraction=0.99):

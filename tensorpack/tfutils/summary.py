@@ -14,11 +14,11 @@ import numpy as np
 from tensorflow.python.training import moving_averages
 
 from tensorpack.compat import tfv1
+from tensorpack.utils.naming import MOVING_SUMMARY_OPS_KEY
 
 __all__ = ["add_tensor_summary", "add_param_summary", "add_activation_summary",
            "add_moving_summary"]
 
-MOVING_SUMMARY_OPS_KEY = "MOVING_SUMMARY_OPS"
 _TOWER_PREFIX = re.compile(r"tower[0-9]+/")
 
 
@@ -209,6 +209,11 @@ def add_moving_summary(*args, **kwargs):
     if kwargs:
         raise TypeError("add_moving_summary: unknown arguments {}".format(sorted(kwargs)))
     if _not_main_tower():
+        return []
+    if getattr(tfv1.get_default_graph(), "building_function", False):
+        from tensorpack.utils import logger
+        logger.warn("add_moving_summary() called inside a control-flow function (e.g. a "
+                    "tf.cond branch), where the training loop cannot run it; ignored.")
         return []
     if tfv1.get_variable_scope().reuse is True:
         from tensorpack.utils import logger

@@ -9,13 +9,12 @@ from tensorpack.checkpoint.names import get_op_tensor_name
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.common import get_op_or_tensor_by_name
 from tensorpack.utils import logger
+from tensorpack.utils.naming import MOVING_SUMMARY_OPS_KEY
 
 __all__ = ["get_current_tower_context", "BaseTowerContext", "TowerContext", "TrainTowerContext",
            "PredictTowerContext", "TowerFunc", "TowerFuncWrapper", "TowerTensorHandle",
            "TowerTensorHandles"]
 
-# Same key string as upstream's utils.naming.MOVING_SUMMARY_OPS_KEY.
-MOVING_SUMMARY_OPS_KEY = "MOVING_SUMMARY_OPS"
 
 _current_context = None
 

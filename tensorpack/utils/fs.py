@@ -5,7 +5,7 @@ import os
 import tempfile
 
 __all__ = ["mkdir_p", "atomic_write", "fsync_dir", "default_file_mode", "get_dataset_path",
-           "download"]
+           "download", "recursive_walk", "normpath"]
 
 
 def mkdir_p(dirname):
@@ -183,3 +183,22 @@ def download(url, dir, filename=None, expect_size=None, timeout=None):
                     "publisher changed the file.".format(fpath, size, expect_size))
     logger.info("Downloaded {} ({} bytes).".format(fpath, size))
     return fpath
+
+
+def recursive_walk(rootdir):
+    """Yields: str: the path of every file under ``rootdir``, recursively."""
+    for dirpath, _, filenames in os.walk(rootdir):
+        for name in filenames:
+            yield os.path.join(dirpath, name)
+
+
+def normpath(path):
+    """``os.path.normpath``, except for URLs of remote storage (``gs://...``), kept as they are.
+
+    Args:
+        path (str): a local path or a URL.
+
+    Returns:
+        str
+    """
+    return path if "://" in path else os.path.normpath(path)

@@ -100,17 +100,52 @@ def _set_file(path):
     _logger.info("Argv: %s", " ".join(sys.argv))
 
 
+def _no_answer_error(dirname, why):
+    return RuntimeError(
+        "Log directory '{}' already exists and no action was given, and {}. Pass action= to "
+        "set_logger_dir / auto_set_dir, or pipe the answer (e.g. `echo k | python train.py`), "
+        "one of: {}.".format(dirname, why,
+                             "; ".join("'{}' ({})".format(k, v) for k, v in _ACTIONS.items())))
+
+
+def _read_piped_answer():
+    """The first valid action among the lines of a non-terminal stdin; None at its end or if
+    it cannot be read (closed, /dev/null, or captured)."""
+    try:
+        for line in sys.stdin:
+            answer = line.strip().lower()
+            if answer in _ACTIONS:
+                return answer
+            _logger.warning("Ignoring %r read from stdin: not one of %s.", line.strip(),
+                            sorted(_ACTIONS))
+    except (OSError, ValueError):  # closed or unreadable stdin
+        return None
+    return None
+
+
 def _ask_action(dirname):
-    if not sys.stdin or not sys.stdin.isatty():
-        raise RuntimeError(
-            "Log directory '{}' already exists and no action was given, and there is no "
-            "terminal to ask. Pass action= to set_logger_dir / auto_set_dir, one of: {}.".format(
-                dirname, "; ".join("'{}' ({})".format(k, v) for k, v in _ACTIONS.items())))
+    if sys.stdin is None:
+        raise _no_answer_error(dirname, "there is no stdin to read an answer from")
+    try:
+        interactive = sys.stdin.isatty()
+    except (OSError, ValueError):  # a closed stdin
+        raise _no_answer_error(dirname, "stdin is closed") from None
     _logger.warning("Log directory %s exists! Use 'd' to delete it.", dirname)
     _logger.warning("If you're resuming from a previous run, you can choose to keep it.\n"
                     "Press any other key to exit.")
+    if not interactive:  # as upstream, an answer piped to stdin works: echo k | python train.py
+        answer = _read_piped_answer()
+        if answer is None:
+            raise _no_answer_error(dirname, "no answer could be read from stdin (not a "
+                                            "terminal)")
+        _logger.info("Read the action '%s' from stdin.", answer)
+        return answer
     while True:
-        answer = input("Select Action: k (keep) / d (delete) / b (backup) / n (new) / q (quit):")
+        try:
+            answer = input("Select Action: k (keep) / d (delete) / b (backup) / n (new) / "
+                           "q (quit):")
+        except EOFError:
+            raise _no_answer_error(dirname, "stdin was closed before an answer") from None
         answer = answer.lower().strip()
         if answer in _ACTIONS:
             return answer
@@ -124,11 +159,13 @@ def set_logger_dir(dirname, action=None):
         action (str): what to do if ``dirname`` already exists and is not empty:
             ``"k"`` keep it, ``"d"`` delete it, ``"b"`` back it up under a timestamped name,
             ``"n"`` use a new timestamped directory instead, ``"q"`` quit.
-            When None, ask on the terminal; without a terminal, raise.
+            When None, ask on the terminal, or read the answer from stdin when it is a pipe
+            or file (``echo k | python train.py``); with no answer to read, raise.
 
     Raises:
         ValueError: for an unknown action.
-        RuntimeError: if the directory exists, no action is given and stdin is not a terminal.
+        RuntimeError: if the directory exists, no action is given and no answer can be read
+            from stdin (none, closed, empty or ``/dev/null``).
         OSError: if the directory cannot be created.
     """
     global LOG_DIR

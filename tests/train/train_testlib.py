@@ -2,7 +2,8 @@
 import numpy as np
 import tensorflow as tf
 
-from tensorpack import FullyConnected, ModelDesc
+from tensorpack import (Callback, FullyConnected, ModelDesc, SimpleTrainer, TrainConfig,
+                        launch_train_with_config)
 from tensorpack.compat import tfv1
 
 
@@ -41,3 +42,35 @@ def make_points(n=48, seed=0, dim=4, classes=3):
         y = i % classes
         pts.append([(centers[y] + rng.randn(dim) * 0.3).astype("float32"), np.int32(y)])
     return pts
+
+
+class Grab(Callback):
+    """Fetches the model's inputs 'x' and 'y' as the training tower saw them, every step."""
+
+    def __init__(self):
+        self.xs, self.ys = [], []
+
+    def _setup_graph(self):
+        tower = self.trainer.towers.training()[0]
+        self._t = [tower.get_tensor("x"), tower.get_tensor("y")]
+
+    def _before_run(self, _):
+        return self._t
+
+    def _after_run(self, _, values):
+        self.xs.append(values.results[0])
+        self.ys.append(values.results[1])
+
+
+def train_tiny(data, steps=3):
+    """Train TinyModel (no summaries, no monitors) for one epoch on an input source.
+
+    Returns:
+        (SimpleTrainer, Grab)
+    """
+    grab = Grab()
+    config = TrainConfig(model=TinyModel(summary=False), data=data, callbacks=[grab],
+                         monitors=[], extra_callbacks=[], steps_per_epoch=steps, max_epoch=1)
+    trainer = SimpleTrainer()
+    launch_train_with_config(config, trainer)
+    return trainer, grab
