@@ -6,9 +6,22 @@ from tensorpack.dataflow.compose import (CacheData, ConcatData, JoinData, Locall
                                          RandomChooseData, RandomMixData, RepeatedDataPoint,
                                          SelectComponent)
 from tensorpack.dataflow.raw import DataFromGenerator, DataFromIterable, DataFromList, FakeData
+from tensorpack.dataflow.parallel import (DataFlowWorkerError, MultiProcessPrefetchData,
+                                          MultiProcessRunner, MultiProcessRunnerZMQ,
+                                          MultiThreadPrefetchData, MultiThreadRunner,
+                                          PrefetchData, PrefetchDataZMQ)
+from tensorpack.dataflow.parallel_map import (MultiProcessMapAndBatchData,
+                                              MultiProcessMapAndBatchDataZMQ,
+                                              MultiProcessMapData, MultiProcessMapDataZMQ,
+                                              MultiThreadMapData)
 
 __all__ = ["DataFlow", "DataFlowTerminated", "ProxyDataFlow", "RNGDataFlow", "BatchData",
            "FixedSizeData", "MapData", "MapDataComponent", "RepeatedData", "DataFromList",
            "DataFromGenerator", "DataFromIterable", "FakeData", "ConcatData", "JoinData",
            "SelectComponent", "RandomChooseData", "RandomMixData", "LocallyShuffleData",
            "CacheData", "RepeatedDataPoint"]
+__all__ += ["MultiProcessRunner", "MultiProcessRunnerZMQ", "MultiThreadRunner", "PrefetchData",
+            "PrefetchDataZMQ", "MultiProcessPrefetchData", "MultiThreadPrefetchData",
+            "DataFlowWorkerError", "MultiThreadMapData", "MultiProcessMapData",
+            "MultiProcessMapDataZMQ", "MultiProcessMapAndBatchData",
+            "MultiProcessMapAndBatchDataZMQ"]
