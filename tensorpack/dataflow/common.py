@@ -1,11 +1,13 @@
 """Common DataFlow wrappers: batching, fixed-size epochs, mapping, repetition."""
 import copy
+from collections import defaultdict
 
 import numpy as np
 
 from tensorpack.dataflow.base import DataFlowReentrantGuard, ProxyDataFlow
 
-__all__ = ["BatchData", "FixedSizeData", "MapData", "MapDataComponent", "RepeatedData"]
+__all__ = ["BatchData", "BatchDataByShape", "FixedSizeData", "MapData", "MapDataComponent",
+           "RepeatedData"]
 
 
 def _stack(values, use_list):
@@ -101,6 +103,39 @@ class BatchData(ProxyDataFlow):
             return {k: _stack([dp[k] for dp in data_holder], use_list) for k in first}
         raise ValueError("BatchData: a datapoint must be a list, tuple or dict, got {}.".format(
             type(first).__name__))
+
+
+class BatchDataByShape(BatchData):
+    """Batch datapoints whose ``dp[idx]`` have the same shape; shapes need not agree overall.
+
+    Datapoints wait in one bucket per shape until ``batch_size`` of them are there, so a
+    rare shape may never fill a batch (and is then never yielded).
+    """
+
+    def __init__(self, ds, batch_size, idx):
+        """
+        Args:
+            ds (DataFlow): yields datapoints whose ``dp[idx]`` is a NumPy array.
+            batch_size (int): datapoints per batch.
+            idx (int): the component whose shape groups datapoints.
+        """
+        super().__init__(ds, batch_size, remainder=False)
+        self.idx = idx
+        self._guard = DataFlowReentrantGuard()
+        self.holder = defaultdict(list)
+
+    def reset_state(self):
+        super().reset_state()
+        self.holder = defaultdict(list)
+
+    def __iter__(self):
+        with self._guard:
+            for dp in self.ds:
+                bucket = self.holder[np.shape(dp[self.idx])]
+                bucket.append(dp)
+                if len(bucket) == self.batch_size:
+                    yield BatchData.aggregate_batch(bucket)
+                    bucket.clear()
 
 
 class FixedSizeData(ProxyDataFlow):
@@ -214,3 +249,7 @@ class RepeatedData(ProxyDataFlow):
         while self.num == -1 or count < self.num:
             yield from self.ds
             count += 1
+
+
+# Upstream defined these here; they live in tensorpack.dataflow.debug now.
+from tensorpack.dataflow.debug import PrintData, TestDataSpeed  # noqa: E402,F401
