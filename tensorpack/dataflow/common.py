@@ -73,14 +73,18 @@ class BatchData(ProxyDataFlow):
         return full + int(self.remainder and rest > 0)
 
     def __iter__(self):
+        # locals instead of attribute lookups: this loop runs once per datapoint
+        size, use_list, aggregate = self.batch_size, self.use_list, self.aggregate_batch
         holder = []
+        append = holder.append
         for dp in self.ds:
-            holder.append(dp)
-            if len(holder) == self.batch_size:
-                yield self.aggregate_batch(holder, self.use_list)
+            append(dp)
+            if len(holder) == size:
+                yield aggregate(holder, use_list)
                 holder = []
+                append = holder.append
         if self.remainder and holder:
-            yield self.aggregate_batch(holder, self.use_list)
+            yield aggregate(holder, use_list)
 
     @staticmethod
     def aggregate_batch(data_holder, use_list=False):
@@ -197,8 +201,10 @@ class MapData(ProxyDataFlow):
         self.func = func
 
     def __iter__(self):
+        func = self.func
         for dp in self.ds:
-            out = self.func(copy.copy(dp))
+            # list(dp) is the same shallow copy as copy.copy(dp), several times faster
+            out = func(list(dp) if type(dp) is list else copy.copy(dp))
             if out is not None:
                 yield out
 

@@ -67,6 +67,47 @@ def send_failure(sock, where):
     sock.send_multipart([ERROR_TAG, dumps(failure_report(where))])
 
 
+def report_failure_and_exit(context, sock, where):
+    """In a worker, inside ``except``: report the exception on ``sock``, let the report be
+    delivered (the consumer's exit would kill us anyway), drop the other sockets, exit."""
+    send_failure(sock, where)
+    sock.close(linger=30000)
+    context.destroy(linger=0)
+    raise SystemExit(1)
+
+
+class ZMQWorkersMixin:
+    """Owns a WorkerGroup, a ZeroMQ context with its sockets and an ipc directory, and
+    closes them together (on close(), ``del``, and -- for the workers -- at exit)."""
+
+    _workers = None
+    _context = None
+    _sockets = ()
+    _ipc = None
+
+    def _check_not_started(self):
+        if self._workers is not None:
+            raise RuntimeError("{}.reset_state() was called twice; it starts the worker "
+                               "processes and must be called exactly once.".format(
+                                   type(self).__name__))
+
+    def close(self):
+        """Stop the worker processes and release the sockets (also at exit and on ``del``)."""
+        if self._workers is not None:
+            self._workers.stop()
+        if self._context is not None:
+            close_context(self._context, self._sockets)
+            self._context = None
+        if self._ipc is not None:
+            self._ipc.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
 class ZMQReceiver:
     """The consumer's end: a bound PULL socket that also watches the workers feeding it.
 
@@ -79,19 +120,19 @@ class ZMQReceiver:
         self.socket = socket
         self.workers = workers
         self._zmq = import_zmq()
+        socket.setsockopt(self._zmq.RCVTIMEO, int(CHECK_INTERVAL * 1000))
         self._failure = None  # once a worker failed, every later recv() raises its error
 
     def recv(self):
         """The next message's frame; raises the worker's error if one failed or died."""
-        zmq, sock = self._zmq, self.socket
+        if self._failure is not None or self.workers.due_for_check():
+            self.check_workers()
         while True:
-            if self.workers.due_for_check() or self._failure is not None:
-                self.check_workers()
-            try:
-                frame = sock.recv(zmq.NOBLOCK, copy=False)
+            try:  # blocks at most CHECK_INTERVAL (RCVTIMEO), then looks at the workers
+                frame = self.socket.recv(copy=False)
                 break
-            except zmq.Again:
-                sock.poll(int(CHECK_INTERVAL * 1000))
+            except self._zmq.Again:
+                self.check_workers()
         if frame.more:
             self._fail_with_report(frame)
         return frame
@@ -147,13 +188,10 @@ def _produce(ds, endpoint, hwm, where):
                 raise ValueError("The DataFlow {} produced no datapoint in a whole pass; a "
                                  "parallel runner would wait forever.".format(type(ds).__name__))
     except Exception:
-        send_failure(sock, where)
-        sock.close(linger=30000)  # deliver the report; the consumer's exit would kill us anyway
-        context.term()
-        raise SystemExit(1)
+        report_failure_and_exit(context, sock, where)
 
 
-class MultiProcessRunnerZMQ(ProxyDataFlow):
+class MultiProcessRunnerZMQ(ZMQWorkersMixin, ProxyDataFlow):
     """Run a DataFlow in ``num_proc`` forked processes; collect datapoints through ZeroMQ.
 
     The processes are forked in :meth:`reset_state` (call it once, in the consuming process,
@@ -179,18 +217,13 @@ class MultiProcessRunnerZMQ(ProxyDataFlow):
         size = _length_or_none(ds)
         self._size = -1 if size is None else size
         self._guard = DataFlowReentrantGuard()
-        self._workers = None
-        self._context = None
-        self._ipc = None
         if self.num_proc > 1:
             logger.info("[{}] Will fork the DataFlow {} times; this assumes i.i.d. datapoints."
                         .format(type(self).__name__, self.num_proc))
 
     def reset_state(self):
         """Fork the workers (once)."""
-        if self._workers is not None:
-            raise RuntimeError("{}.reset_state() was called twice; it forks the workers and must "
-                               "be called exactly once.".format(type(self).__name__))
+        self._check_not_started()
         zmq = import_zmq()
         name = type(self).__name__
         self._ipc = IpcDir()
@@ -220,22 +253,6 @@ class MultiProcessRunnerZMQ(ProxyDataFlow):
                 if 0 < self._size <= count:
                     break
                 yield loads(recv())
-
-    def close(self):
-        """Stop the workers and release the sockets (also done at exit and by ``del``)."""
-        if self._workers is not None:
-            self._workers.stop()
-        if self._context is not None:
-            close_context(self._context, self._sockets)
-            self._context = None
-        if self._ipc is not None:
-            self._ipc.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 class MultiProcessRunner(MultiProcessRunnerZMQ):

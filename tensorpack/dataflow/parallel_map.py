@@ -22,8 +22,8 @@ from tensorpack.dataflow._workers import (CHECK_INTERVAL, IpcDir, WorkerGroup, f
                                           raise_failure)
 from tensorpack.dataflow.base import DataFlow, DataFlowReentrantGuard, ProxyDataFlow
 from tensorpack.dataflow.common import BatchData, RepeatedData
-from tensorpack.dataflow.parallel import (Failure, ZMQReceiver, close_context, import_zmq,
-                                          positive_int, send_failure)
+from tensorpack.dataflow.parallel import (Failure, ZMQReceiver, ZMQWorkersMixin, import_zmq,
+                                          positive_int, report_failure_and_exit)
 from tensorpack.utils.serialize import dumps, loads
 
 __all__ = ["MultiThreadMapData", "MultiProcessMapData", "MultiProcessMapDataZMQ",
@@ -47,8 +47,12 @@ class _ParallelMapData(ProxyDataFlow):
     Subclasses implement ``_start_workers()``, ``_send(seq, dp)`` and ``_recv() -> (seq, out)``.
     """
 
-    def __init__(self, ds, buffer_size, strict, keep_order):
+    def __init__(self, ds, map_func, buffer_size, strict, keep_order):
         super().__init__(ds)
+        if not callable(map_func):
+            raise TypeError("{}: map_func must be callable, got {!r}.".format(
+                type(self).__name__, map_func))
+        self.map_func = map_func
         self._buffer_size = positive_int("buffer_size", _strict_buffer(ds, buffer_size, strict),
                                       type(self).__name__)
         self._strict = bool(strict)
@@ -138,12 +142,8 @@ class MultiThreadMapData(_ParallelMapData):
             strict (bool): one pass in, one pass out (see the module docstring).
             keep_order (bool): yield results in the source's order.
         """
-        super().__init__(ds, buffer_size, strict, keep_order)
+        super().__init__(ds, map_func, buffer_size, strict, keep_order)
         self.num_thread = positive_int("num_thread", num_thread or 0, type(self).__name__)
-        if not callable(map_func):
-            raise TypeError("MultiThreadMapData: map_func must be callable, got {!r}.".format(
-                map_func))
-        self.map_func = map_func
         self._threads = []
         self._failure = None
 
@@ -221,50 +221,18 @@ def _map_worker(map_func, job_endpoint, result_endpoint, hwm, where):
             seq, dp = loads(jobs.recv(copy=False))
             results.send(dumps([seq, map_func(dp)]), copy=False)
     except Exception:
-        send_failure(results, where)
-        results.close(linger=30000)
-        context.term()
-        raise SystemExit(1)
+        report_failure_and_exit(context, results, where)
 
 
-class _ZMQWorkersMixin:
-    """Owns a WorkerGroup, a ZeroMQ context and an ipc directory; closes them together."""
-
-    _workers = None
-    _context = None
-    _ipc = None
-
-    def _check_not_started(self):
-        if self._workers is not None:
-            raise RuntimeError("{}.reset_state() was called twice; it starts the worker "
-                               "processes and must be called exactly once.".format(
-                                   type(self).__name__))
-
-    def _wait_for_hellos(self, count):
-        for _ in range(count):
-            seq, _ = loads(self._receiver.recv())
-            if seq != _HELLO:
-                raise RuntimeError("{}: unexpected message before workers were ready.".format(
-                    type(self).__name__))
-
-    def close(self):
-        """Stop the worker processes and release the sockets (also at exit and on ``del``)."""
-        if self._workers is not None:
-            self._workers.stop()
-        if self._context is not None:
-            close_context(self._context, self._sockets)
-            self._context = None
-        if self._ipc is not None:
-            self._ipc.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+def _wait_for_hellos(receiver, count, owner):
+    for _ in range(count):
+        seq, _ = loads(receiver.recv())
+        if seq != _HELLO:
+            raise RuntimeError("{}: unexpected message before the workers were ready.".format(
+                owner))
 
 
-class MultiProcessMapDataZMQ(_ZMQWorkersMixin, _ParallelMapData):
+class MultiProcessMapDataZMQ(ZMQWorkersMixin, _ParallelMapData):
     """:class:`MapData` with ``map_func`` running in ``num_proc`` forked processes.
 
     ``map_func`` is inherited through the fork (it needs not be picklable); datapoints and
@@ -283,12 +251,8 @@ class MultiProcessMapDataZMQ(_ZMQWorkersMixin, _ParallelMapData):
             strict (bool): one pass in, one pass out (see the module docstring).
             keep_order (bool): yield results in the source's order.
         """
-        super().__init__(ds, buffer_size, strict, keep_order)
+        super().__init__(ds, map_func, buffer_size, strict, keep_order)
         self.num_proc = positive_int("num_proc", num_proc or 0, type(self).__name__)
-        if not callable(map_func):
-            raise TypeError("{}: map_func must be callable, got {!r}.".format(
-                type(self).__name__, map_func))
-        self.map_func = map_func
 
     def _start_workers(self):
         self._check_not_started()
@@ -307,7 +271,7 @@ class MultiProcessMapDataZMQ(_ZMQWorkersMixin, _ParallelMapData):
         self._sockets = [self._jobs, results]
         self._receiver = ZMQReceiver(results, self._workers)
         # Jobs go round-robin to *connected* workers: wait for all, or the first gets them all.
-        self._wait_for_hellos(self.num_proc)
+        _wait_for_hellos(self._receiver, self.num_proc, name)
 
     def _send(self, seq, dp):
         zmq = import_zmq()
@@ -336,10 +300,7 @@ def _dispatch(ds, job_endpoint, result_endpoint, hwm, where):
         for dp in ds:
             jobs.send(dumps(dp), copy=False)
     except Exception:
-        send_failure(errors, where)
-        errors.close(linger=30000)
-        context.destroy(linger=0)
-        raise SystemExit(1)
+        report_failure_and_exit(context, errors, where)
 
 
 def _map_batch_worker(map_func, batch_size, job_endpoint, result_endpoint, hwm, where):
@@ -358,13 +319,10 @@ def _map_batch_worker(map_func, batch_size, job_endpoint, result_endpoint, hwm, 
                     results.send(dumps(BatchData.aggregate_batch(batch)), copy=False)
                     batch = []
     except Exception:
-        send_failure(results, where)
-        results.close(linger=30000)
-        context.destroy(linger=0)
-        raise SystemExit(1)
+        report_failure_and_exit(context, results, where)
 
 
-class MultiProcessMapAndBatchDataZMQ(_ZMQWorkersMixin, DataFlow):
+class MultiProcessMapAndBatchDataZMQ(ZMQWorkersMixin, DataFlow):
     """Map and batch in ``num_proc`` processes, fed by one dispatcher process.
 
     Iteration never ends (the source is repeated). With ``num_proc=1`` the batches equal

@@ -12,6 +12,7 @@ keeps working as it did with upstream's pickle.
 Upstream's names are kept: :func:`dumps` / :func:`loads`, ``dumps_once`` / ``loads_once``
 and the ``MsgpackSerializer`` / ``PickleSerializer`` classes (pickle only by explicit choice).
 """
+import math
 import pickle
 import struct
 
@@ -51,10 +52,18 @@ def _check_dtype(dtype):
                         "separate arrays.".format(str(dtype)))
 
 
+_PACKED_HEADERS = {}
+
+
 def _pack_header(dtype_str, shape):
-    code = dtype_str.encode("ascii")
-    return struct.pack("<B", len(code)) + code + struct.pack("<B%dq" % len(shape), len(shape),
-                                                             *shape)
+    header = _PACKED_HEADERS.get((dtype_str, shape))
+    if header is None:
+        code = dtype_str.encode("ascii")
+        header = (struct.pack("<B", len(code)) + code
+                  + struct.pack("<B%dq" % len(shape), len(shape), *shape))
+        if len(_PACKED_HEADERS) < 4096:
+            _PACKED_HEADERS[(dtype_str, shape)] = header
+    return header
 
 
 def _encode_array(arr):
@@ -86,13 +95,24 @@ def _default(obj):
                                                                  type(obj).__qualname__))
 
 
+_HEADERS = {}  # header bytes -> (dtype, shape): a pipeline sends few distinct headers
+
+
 def _read_header(data):
     n = data[0]
-    dtype = np.dtype(bytes(data[1:1 + n]).decode("ascii"))
-    pos = 1 + n
-    ndim = data[pos]
-    shape = struct.unpack_from("<%dq" % ndim, data, pos + 1)
-    return dtype, shape, pos + 1 + 8 * ndim
+    end = 2 + n + 8 * data[1 + n]
+    key = bytes(data[:end])
+    parsed = _HEADERS.get(key)
+    if parsed is None:
+        dtype = np.dtype(key[1:1 + n].decode("ascii"))
+        _check_dtype(dtype)
+        shape = struct.unpack_from("<%dq" % key[1 + n], key, 2 + n)
+        if any(d < 0 for d in shape):
+            raise ValueError("negative dimension in shape {}".format(shape))
+        parsed = (dtype, shape, math.prod(shape) * dtype.itemsize)
+        if len(_HEADERS) < 4096:
+            _HEADERS[key] = parsed
+    return parsed, end
 
 
 def _ext_hook(code, data):
@@ -100,16 +120,14 @@ def _ext_hook(code, data):
         return tuple(_unpackb(data))
     if code in (_EXT_NDARRAY, _EXT_SCALAR):
         try:
-            dtype, shape, offset = _read_header(data)
-            _check_dtype(dtype)
-            count = int(np.prod(shape, dtype=np.int64))
-            if len(data) - offset != count * dtype.itemsize:
+            (dtype, shape, nbytes), offset = _read_header(data)
+            if len(data) - offset != nbytes:
                 raise ValueError("{} bytes of data for shape {} and dtype {}".format(
                     len(data) - offset, shape, dtype))
-            # bytearray makes the result writable, like an unpickled array
-            arr = np.frombuffer(bytearray(memoryview(data)[offset:]), dtype=dtype)
-        except (ValueError, TypeError, IndexError, struct.error) as e:
+        except (ValueError, TypeError, IndexError, UnicodeDecodeError, struct.error) as e:
             raise ValueError("Corrupt NumPy payload in serialized data: {}".format(e)) from e
+        # a bytearray copy makes the result writable, like an unpickled array
+        arr = np.frombuffer(bytearray(memoryview(data)[offset:]), dtype=dtype)
         return arr.reshape(shape) if code == _EXT_NDARRAY else arr[0]
     raise ValueError("Unknown extension type {} in serialized data: it was not written by "
                      "tensorpack.utils.serialize.dumps.".format(code))
