@@ -137,7 +137,12 @@ def _worker_main(target, args, index, parent_pid, use_pdeathsig):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with_parent(parent_pid, use_pdeathsig)
     _reseed(index)
-    target(*args)
+    try:
+        target(*args)
+    finally:
+        # Pipelines nested in this worker: stop their workers now, or multiprocessing's exit
+        # hook would wait for them forever.
+        _stop_all_groups()
 
 
 # ---------------------------------------------------------------------------- in the main

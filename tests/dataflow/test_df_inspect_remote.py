@@ -90,3 +90,12 @@ def test_send_and_receive_over_tcp_loopback():
 def test_remote_rejects_bad_arguments():
     with pytest.raises(ValueError, match="endpoint"):
         RemoteDataZMQ("")
+
+
+def test_import_stays_light():
+    code = ("import sys, tensorpack.dataflow\n"
+            "print(' '.join(m for m in ('tensorflow', 'zmq', 'msgpack', 'lmdb', 'h5py', 'psutil')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=REPO),
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.strip() == ""
