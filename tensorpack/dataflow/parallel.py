@@ -12,13 +12,15 @@ worker is raised in the consumer with the worker's traceback, a worker that dies
 within about a second, and no worker outlives the consumer's process, however it ends.
 Datapoints travel as msgpack (:mod:`tensorpack.utils.serialize`), never as pickle.
 """
+import errno
 import itertools
 import queue
 import threading
 
 from tensorpack.dataflow._workers import (CHECK_INTERVAL, DataFlowWorkerError, IpcDir,
                                           WorkerGroup, failure_report, raise_failure)
-from tensorpack.dataflow.base import DataFlow, DataFlowReentrantGuard, ProxyDataFlow
+from tensorpack.dataflow.base import (DataFlow, DataFlowReentrantGuard, DataFlowTerminated,
+                                     ProxyDataFlow)
 from tensorpack.utils import logger
 from tensorpack.utils.serialize import dumps, loads
 
@@ -127,12 +129,18 @@ class ZMQReceiver:
         """The next message's frame; raises the worker's error if one failed or died."""
         if self._failure is not None or self.workers.due_for_check():
             self.check_workers()
+        zmq = self._zmq
         while True:
             try:  # blocks at most CHECK_INTERVAL (RCVTIMEO), then looks at the workers
                 frame = self.socket.recv(copy=False)
                 break
-            except self._zmq.Again:
+            except zmq.Again:
                 self.check_workers()
+            except (zmq.ContextTerminated, zmq.ZMQError) as e:
+                if isinstance(e, zmq.ContextTerminated) or e.errno == errno.ENOTSOCK:
+                    # closed under us (e.g. close() from another thread): a clean stop
+                    raise DataFlowTerminated("{} was closed.".format(self.workers.name)) from e
+                raise
         if frame.more:
             self._fail_with_report(frame)
         return frame

@@ -422,3 +422,71 @@ def test_no_worker_outlives_its_main_process(kind, ending):
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+TRAIN_SCRIPT = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    import psutil
+    import tensorflow as tf
+    from tensorpack import *
+
+    class Model(ModelDesc):
+        def inputs(self):
+            return [tf.TensorSpec((None, 4), tf.float32, "x"), tf.TensorSpec((None,), tf.int32, "y")]
+        def build_graph(self, x, y):
+            w = tf.compat.v1.get_variable("W", [4, 3])
+            return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels=y, logits=tf.matmul(x, w)), name="cost")
+        def optimizer(self):
+            return tf.compat.v1.train.GradientDescentOptimizer(0.1)
+
+    def noisy(dp):
+        return [dp[0] + np.random.rand(4).astype("float32"), dp[1]]
+
+    class Children(Callback):
+        def _after_train(self):
+            print("WORKERS", len(psutil.Process().children(recursive=True)), flush=True)
+
+    pts = [[np.full(4, i % 3, np.float32), np.int32(i % 3)] for i in range(64)]
+    df = MultiProcessMapData(DataFromList(pts), 2, noisy, buffer_size=16)
+    df = MultiProcessRunnerZMQ(BatchData(df, 8), 2)
+    logger.set_logger_dir(sys.argv[1], action="d")
+    launch_train_with_config(TrainConfig(model=Model(), data=QueueInput(df),
+                                         callbacks=[Children()], steps_per_epoch=20,
+                                         max_epoch=2), SimpleTrainer())
+    print("TRAINED", flush=True)
+""")
+
+
+def test_training_script_with_parallel_pipeline_ends_cleanly(tmp_path):
+    pytest.importorskip("tensorflow")
+    proc = subprocess.Popen([sys.executable, "-c", TRAIN_SCRIPT, str(tmp_path / "log")],
+                            env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=50)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, err[-3000:]
+    assert "TRAINED" in out
+    workers = [int(line.split()[1]) for line in out.splitlines() if line.startswith("WORKERS")]
+    assert workers == [6]  # 2 runner workers, each with 2 map workers, while training
+    # after the process ended, nothing of its session survives
+    deadline = time.monotonic() + 10
+    while True:
+        survivors = [p.pid for p in psutil.process_iter() if _session_of(p) == proc.pid]
+        if not survivors or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not wait_gone(survivors, timeout=0.1)
+
+
+def _session_of(p):
+    try:
+        return os.getsid(p.pid)
+    except OSError:
+        return None
