@@ -293,7 +293,25 @@ class Failure:
         self.report = report
 
 
-class MultiThreadRunner(DataFlow):
+class ThreadFailuresMixin:
+    """For DataFlows fed by threads through a queue: a :class:`Failure` taken from the queue
+    stops the threads (``self.close()``) and is raised, then again on every later use."""
+
+    _failure = None
+
+    def _raise_if_failed(self):
+        if self._failure is not None:
+            raise_failure(self._failure)
+
+    def _unwrap(self, item):
+        if type(item) is Failure:
+            self._failure = item.report
+            self.close()
+            raise_failure(item.report)
+        return item
+
+
+class MultiThreadRunner(ThreadFailuresMixin, DataFlow):
     """Run ``num_thread`` DataFlows, one per thread, and merge what they yield.
 
     ``get_df()`` is called once per thread (return a new DataFlow each time unless yours is
@@ -318,7 +336,6 @@ class MultiThreadRunner(DataFlow):
         self.queue = queue.Queue(maxsize=num_prefetch)
         self._stop = threading.Event()
         self._threads = []
-        self._failure = None
         size = _length_or_none(self._dfs[0])
         self._size = -1 if size is None else size
 
@@ -363,18 +380,12 @@ class MultiThreadRunner(DataFlow):
     def __iter__(self):
         if not self._threads:
             raise RuntimeError("Call MultiThreadRunner.reset_state() before iterating it.")
-        if self._failure is not None:  # stays broken after a thread failed
-            raise_failure(self._failure)
-        get = self.queue.get
+        self._raise_if_failed()
+        get, unwrap = self.queue.get, self._unwrap
         for count in itertools.count():
             if 0 < self._size <= count:
                 break
-            item = get()
-            if type(item) is Failure:
-                self._failure = item.report
-                self.close()
-                raise_failure(item.report)
-            yield item
+            yield unwrap(get())
 
     def close(self):
         """Stop the threads (they are daemons, so they never keep the process alive)."""

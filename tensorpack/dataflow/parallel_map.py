@@ -18,12 +18,12 @@ in ``map_func`` is raised in the consumer with the worker's traceback (see
 import queue
 import threading
 
-from tensorpack.dataflow._workers import (CHECK_INTERVAL, IpcDir, WorkerGroup, failure_report,
-                                          raise_failure)
+from tensorpack.dataflow._workers import CHECK_INTERVAL, IpcDir, WorkerGroup, failure_report
 from tensorpack.dataflow.base import DataFlow, DataFlowReentrantGuard, ProxyDataFlow
 from tensorpack.dataflow.common import BatchData, RepeatedData
-from tensorpack.dataflow.parallel import (Failure, ZMQReceiver, ZMQWorkersMixin, import_zmq,
-                                          positive_int, report_failure_and_exit)
+from tensorpack.dataflow.parallel import (Failure, ThreadFailuresMixin, ZMQReceiver,
+                                          ZMQWorkersMixin, import_zmq, positive_int,
+                                          report_failure_and_exit)
 from tensorpack.utils.serialize import dumps, loads
 
 __all__ = ["MultiThreadMapData", "MultiProcessMapData", "MultiProcessMapDataZMQ",
@@ -124,7 +124,7 @@ class _ParallelMapData(ProxyDataFlow):
                 yield out
 
 
-class MultiThreadMapData(_ParallelMapData):
+class MultiThreadMapData(ThreadFailuresMixin, _ParallelMapData):
     """:class:`MapData` with ``map_func`` running in ``num_thread`` threads.
 
     Useful when ``map_func`` releases the GIL (OpenCV, NumPy, file reads). Run it inside
@@ -145,7 +145,6 @@ class MultiThreadMapData(_ParallelMapData):
         super().__init__(ds, map_func, buffer_size, strict, keep_order)
         self.num_thread = positive_int("num_thread", num_thread or 0, type(self).__name__)
         self._threads = []
-        self._failure = None
 
     def _start_workers(self):
         self.close()
@@ -174,14 +173,8 @@ class MultiThreadMapData(_ParallelMapData):
         self._in_queue.put((seq, dp))
 
     def _recv(self):
-        if self._failure is not None:  # stays broken after a thread failed
-            raise_failure(self._failure)
-        item = self._out_queue.get()
-        if type(item) is Failure:
-            self._failure = item.report
-            self.close()
-            raise_failure(item.report)
-        return item
+        self._raise_if_failed()
+        return self._unwrap(self._out_queue.get())
 
     def close(self):
         """Stop the threads (daemons: they never keep the process alive)."""
