@@ -78,7 +78,17 @@ def report_failure_and_exit(context, sock, where):
     raise SystemExit(1)
 
 
-class ZMQWorkersMixin:
+class ClosedOnDelete:
+    """``del`` (or garbage collection) calls ``self.close()``."""
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class ZMQWorkersMixin(ClosedOnDelete):
     """Owns a WorkerGroup, a ZeroMQ context with its sockets and an ipc directory, and
     closes them together (on close(), ``del``, and -- for the workers -- at exit)."""
 
@@ -102,12 +112,6 @@ class ZMQWorkersMixin:
             self._context = None
         if self._ipc is not None:
             self._ipc.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 class ZMQReceiver:
@@ -293,7 +297,7 @@ class Failure:
         self.report = report
 
 
-class ThreadFailuresMixin:
+class ThreadFailuresMixin(ClosedOnDelete):
     """For DataFlows fed by threads through a queue: a :class:`Failure` taken from the queue
     stops the threads (``self.close()``) and is raised, then again on every later use."""
 
@@ -392,12 +396,6 @@ class MultiThreadRunner(ThreadFailuresMixin, DataFlow):
         self._stop.set()
         for th in self._threads:
             th.join(timeout=2 * CHECK_INTERVAL)
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 # Upstream's older names.

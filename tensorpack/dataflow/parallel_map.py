@@ -184,12 +184,6 @@ class MultiThreadMapData(ThreadFailuresMixin, _ParallelMapData):
         for th in threads:
             th.join(timeout=2 * CHECK_INTERVAL)
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
 
 def _zmq_socket(context, kind, endpoint, hwm, bind):
     sock = context.socket(kind)
