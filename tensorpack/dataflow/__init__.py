@@ -7,7 +7,8 @@ from tensorpack.dataflow.compose import (CacheData, ConcatData, JoinData, Locall
                                          SelectComponent)
 from tensorpack.dataflow.raw import DataFromGenerator, DataFromIterable, DataFromList, FakeData
 from tensorpack.dataflow.debug import PrintData, TestDataSpeed
-from tensorpack.dataflow.format import HDF5Data, LMDBData, LMDBDataDecoder, SVMLightData
+from tensorpack.dataflow.format import (CaffeLMDB, HDF5Data, LMDBData, LMDBDataDecoder,
+                                        SVMLightData)
 from tensorpack.dataflow.parallel import (DataFlowWorkerError, MultiProcessPrefetchData,
                                           MultiProcessRunner, MultiProcessRunnerZMQ,
                                           MultiThreadPrefetchData, MultiThreadRunner,
@@ -32,4 +33,4 @@ __all__ += ["MultiProcessRunner", "MultiProcessRunnerZMQ", "MultiThreadRunner", 
             "MultiProcessMapAndBatchDataZMQ", "BatchDataByShape", "PrintData", "TestDataSpeed",
             "HDF5Data", "LMDBData", "LMDBDataDecoder", "SVMLightData", "send_dataflow_zmq",
             "RemoteDataZMQ", "LMDBSerializer", "NumpySerializer", "TFRecordSerializer",
-            "HDF5Serializer"]
+            "HDF5Serializer", "CaffeLMDB"]

@@ -14,7 +14,7 @@ from tensorpack.utils import logger
 from tensorpack.utils.serialize import loads
 from tensorpack.utils.utils import get_tqdm
 
-__all__ = ["HDF5Data", "LMDBData", "LMDBDataDecoder", "SVMLightData"]
+__all__ = ["HDF5Data", "LMDBData", "LMDBDataDecoder", "CaffeLMDB", "SVMLightData"]
 
 LMDB_KEYS = b"__keys__"  # where LMDBSerializer stores the list of keys
 _LMDB_MAP_SIZE = 1 << 41  # only address space on Linux; the file grows as needed
@@ -151,6 +151,75 @@ class LMDBDataDecoder(MapData):
             decoder (callable): ``(key, value) -> datapoint``, or None to skip it.
         """
         super().__init__(lmdb_data, lambda dp: decoder(dp[0], dp[1]))
+
+
+def _varint(buf, pos):
+    result = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def parse_caffe_datum(buf):
+    """The fields of a serialized ``caffe.Datum`` protobuf (no protobuf library needed).
+
+    Returns:
+        dict: ``channels``, ``height``, ``width``, ``label`` (ints) and ``data`` (bytes).
+
+    Raises:
+        ValueError: if ``buf`` is not a well-formed Datum.
+    """
+    names = {1: "channels", 2: "height", 3: "width", 4: "data", 5: "label"}
+    fields = {"channels": 0, "height": 0, "width": 0, "label": 0, "data": b""}
+    pos = 0
+    try:
+        while pos < len(buf):
+            key, pos = _varint(buf, pos)
+            number, wire = key >> 3, key & 7
+            if wire == 0:
+                value, pos = _varint(buf, pos)
+            elif wire == 2:
+                size, pos = _varint(buf, pos)
+                value, pos = bytes(buf[pos:pos + size]), pos + size
+            elif wire in (1, 5):
+                value, pos = None, pos + (8 if wire == 1 else 4)
+            else:
+                raise ValueError("unsupported wire type {}".format(wire))
+            if pos > len(buf):
+                raise ValueError("truncated field {}".format(number))
+            if number in names:
+                fields[names[number]] = value
+    except IndexError:
+        raise ValueError("truncated Datum") from None
+    return fields
+
+
+def CaffeLMDB(lmdb_path, shuffle=True, keys=None):
+    """Read a Caffe LMDB of ``caffe.Datum`` values as ``[HWC uint8 image, label]``.
+
+    Undecodable values are skipped with a warning. (Caffe stores raw pixels, which makes these
+    databases large and slow; consider converting with :class:`LMDBSerializer`.)
+
+    Args:
+        lmdb_path, shuffle, keys: as for :class:`LMDBData`.
+
+    Returns:
+        LMDBDataDecoder
+    """
+    def decode(key, value):
+        try:
+            d = parse_caffe_datum(value)
+            img = np.frombuffer(d["data"], dtype=np.uint8)
+            img = img.reshape(d["channels"], d["height"], d["width"]).transpose(1, 2, 0)
+        except ValueError as e:
+            logger.warn("CaffeLMDB: cannot decode key {!r} of {}: {}".format(key, lmdb_path, e))
+            return None
+        return [img, d["label"]]
+    return LMDBDataDecoder(LMDBData(lmdb_path, shuffle, keys), decode)
 
 
 class HDF5Data(RNGDataFlow):

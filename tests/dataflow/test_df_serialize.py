@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from tensorpack.dataflow import (DataFromList, HDF5Data, HDF5Serializer, LMDBData,
+from tensorpack.dataflow import (CaffeLMDB, DataFromList, HDF5Data, HDF5Serializer, LMDBData,
                                  LMDBDataDecoder, LMDBSerializer, NumpySerializer, SVMLightData,
                                  TFRecordSerializer)
 from tensorpack.utils.serialize import dumps, loads
@@ -110,6 +110,39 @@ def test_lmdb_corrupt_value_is_a_clear_error(tmp_path):
     env.close()
     with pytest.raises(ValueError, match="db.lmdb"):
         collect(LMDBSerializer.load(path, shuffle=False))
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def caffe_datum(img_chw, label):
+    """A caffe.Datum in protobuf wire format: fields 1-3 varints, 4 bytes, 5 varint."""
+    c, h, w = img_chw.shape
+    data = img_chw.tobytes()
+    return (b"\x08" + varint(c) + b"\x10" + varint(h) + b"\x18" + varint(w)
+            + b"\x22" + varint(len(data)) + data + b"\x28" + varint(label)
+            + b"\x35\x00\x00\x80\x3f")  # a float_data entry, ignored
+
+
+def test_caffe_lmdb(tmp_path):
+    path = str(tmp_path / "caffe.lmdb")
+    env = lmdb.open(path, subdir=False, map_size=1 << 24)
+    imgs = [np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5) + k for k in range(3)]
+    with env.begin(write=True) as txn:
+        for k, img in enumerate(imgs):
+            txn.put("{:0>8d}".format(k).encode(), caffe_datum(img, 300 + k))
+        txn.put(b"00000003", caffe_datum(imgs[0], 1)[:-30])  # truncated: skipped
+    env.close()
+    got = collect(CaffeLMDB(path, shuffle=False))
+    assert [dp[1] for dp in got] == [300, 301, 302]
+    np.testing.assert_array_equal(got[1][0], imgs[1].transpose(1, 2, 0))
+    assert len(collect(CaffeLMDB(path, shuffle=True, keys="{:0>8d}"))) == 4 - 1
 
 
 # ---------------------------------------------------------------------------- NumPy
