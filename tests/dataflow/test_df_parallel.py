@@ -1,5 +1,6 @@
 """Parallel DataFlows: same data as the serial run, order where promised, workers seeded
 apart, worker errors surface quickly, and no worker process outlives its consumer."""
+import ast
 import collections
 import contextlib
 import os
@@ -490,3 +491,40 @@ def _session_of(p):
         return os.getsid(p.pid)
     except OSError:
         return None
+
+
+SEEDED = textwrap.dedent("""
+    import collections, os
+    import numpy as np
+    from tensorpack.dataflow import MultiProcessRunnerZMQ, RNGDataFlow
+    from tensorpack.utils import fix_rng_seed
+
+    class Rand(RNGDataFlow):
+        def __iter__(self):
+            for _ in range(5):
+                yield [int(self.rng.randint(1 << 30)), int(np.random.randint(1 << 30)),
+                       os.getpid()]
+
+    fix_rng_seed(1234)
+    ds = MultiProcessRunnerZMQ(Rand(), 2)
+    ds.reset_state()
+    per_worker = collections.defaultdict(list)
+    for a, b, pid in ds:
+        per_worker[pid].append((a, b))
+        if all(len(v) >= 5 for v in per_worker.values()) and len(per_worker) == 2:
+            break
+    print(sorted(tuple(v[:5]) for v in per_worker.values()))
+    ds.close()
+""")
+
+
+def test_fixed_seed_makes_workers_reproducible_and_still_different():
+    env = dict(os.environ, PYTHONPATH=REPO)
+    runs = [subprocess.run([sys.executable, "-c", SEEDED], env=env, capture_output=True,
+                           text=True, timeout=60) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+    first, second = (run.stdout.strip().splitlines()[-1] for run in runs)
+    assert first == second  # same seed, same data, worker by worker
+    workers = ast.literal_eval(first)  # two lists of (rng value, numpy value) pairs
+    assert len(workers) == 2 and workers[0] != workers[1]
