@@ -9,7 +9,7 @@ randomly augmented) data. For an exact one-to-one parallel map see
 What a user can rely on (see ``docs/dataflow.md``): workers are forked by ``reset_state()``,
 each calls ``reset_state()`` on its copy (so each is seeded differently), an exception in a
 worker is raised in the consumer with the worker's traceback, a worker that dies is reported
-within about a second, and no worker outlives the consumer's process, however it ends.
+within a couple of seconds, and no worker outlives the consumer's process, however it ends.
 Datapoints travel as msgpack (:mod:`tensorpack.utils.serialize`), never as pickle.
 """
 import errno
