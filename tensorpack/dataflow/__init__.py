@@ -5,6 +5,8 @@ from tensorpack.dataflow.common import (BatchData, BatchDataByShape, FixedSizeDa
 from tensorpack.dataflow.compose import (CacheData, ConcatData, JoinData, LocallyShuffleData,
                                          RandomChooseData, RandomMixData, RepeatedDataPoint,
                                          SelectComponent)
+from tensorpack.dataflow.image import (AugmentImageComponent, AugmentImageComponents,
+                                       AugmentImageCoordinates, ImageFromFile)
 from tensorpack.dataflow.raw import DataFromGenerator, DataFromIterable, DataFromList, FakeData
 from tensorpack.dataflow.debug import PrintData, TestDataSpeed
 from tensorpack.dataflow.format import (CaffeLMDB, HDF5Data, LMDBData, LMDBDataDecoder,
@@ -34,3 +36,15 @@ __all__ += ["MultiProcessRunner", "MultiProcessRunnerZMQ", "MultiThreadRunner", 
             "HDF5Data", "LMDBData", "LMDBDataDecoder", "SVMLightData", "send_dataflow_zmq",
             "RemoteDataZMQ", "LMDBSerializer", "NumpySerializer", "TFRecordSerializer",
             "HDF5Serializer", "CaffeLMDB"]
+__all__ += ["ImageFromFile", "AugmentImageComponent", "AugmentImageCoordinates",
+            "AugmentImageComponents", "imgaug", "dataset"]
+
+_LAZY_SUBPACKAGES = ("imgaug", "dataset")
+
+
+def __getattr__(name):
+    # imgaug / dataset are imported on first use, keeping ``import tensorpack.dataflow`` fast.
+    if name in _LAZY_SUBPACKAGES:
+        import importlib
+        return importlib.import_module("tensorpack.dataflow." + name)
+    raise AttributeError("module 'tensorpack.dataflow' has no attribute '{}'".format(name))
