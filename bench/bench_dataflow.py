@@ -10,7 +10,11 @@
 Each side runs in its own process (upstream from its own virtualenv); runs alternate,
 ``--repeat`` times, and the best of each side is compared (target >= 1.0x for both).
 
-Usage: ``python bench/bench_dataflow.py [--repeat 3] [--num-proc 2] [--count 20000]``
+With ``--augmentor imgaug`` (a) uses each side's own ``imgaug`` (CenterPaste, RandomCrop,
+Flip, Brightness through ``AugmentImageComponent``) instead of the shared NumPy function.
+
+Usage: ``python bench/bench_dataflow.py [--repeat 3] [--num-proc 2] [--count 20000]
+[--augmentor numpy|imgaug]``
 """
 import argparse
 import os
@@ -28,6 +32,7 @@ import numpy as np
 from tensorpack.dataflow import BatchData, DataFromList, MapData, MultiProcessRunnerZMQ
 
 scenario, num_proc, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+augmentor = sys.argv[4]
 
 def augment(dp):
     """Random 32x32 crop of the 4-pixel padded image, random flip, random brightness."""
@@ -58,7 +63,14 @@ rng = np.random.RandomState(0)
 if scenario == "augment":
     images = [[rng.randint(0, 256, (32, 32, 3)).astype(np.uint8), int(i % 10)]
               for i in range(1000)]
-    df = MultiProcessRunnerZMQ(MapData(DataFromList(images, shuffle=True), augment), num_proc)
+    df = DataFromList(images, shuffle=True)
+    if augmentor == "imgaug":  # each side's own imgaug, as upstream's CIFAR examples use it
+        from tensorpack.dataflow import AugmentImageComponent, imgaug
+        df = AugmentImageComponent(df, [imgaug.CenterPaste((40, 40)), imgaug.RandomCrop((32, 32)),
+                                        imgaug.Flip(horiz=True), imgaug.Brightness(63)])
+    else:
+        df = MapData(df, augment)
+    df = MultiProcessRunnerZMQ(df, num_proc)
     df.reset_state()
     value = rate(df, count, 500)
     # stop the workers: upstream's would outlive us (and hold our stdout) otherwise
@@ -78,7 +90,7 @@ print("RESULT " + json.dumps({"rate": value}))
 '''
 
 SCENARIOS = {
-    "augment": "(a) MultiProcessRunnerZMQ, crop+flip+brightness on 32x32x3 uint8",
+    "augment": "(a) MultiProcessRunnerZMQ, crop+flip+brightness, 32x32x3 uint8",
     "overhead": "(b) MapData + BatchData(64), tiny datapoints, one process",
 }
 
@@ -90,6 +102,10 @@ def main():
     parser.add_argument("--count", type=int, default=20000,
                         help="datapoints timed per run of (a); (b) uses 10x as many")
     parser.add_argument("--scenario", choices=["all"] + sorted(SCENARIOS), default="all")
+    parser.add_argument("--augmentor", choices=["numpy", "imgaug"], default="numpy",
+                        help="(a)'s augmentation: the same NumPy function on both sides "
+                             "(isolates the runner), or each side's imgaug (CenterPaste, "
+                             "RandomCrop, Flip, Brightness)")
     parser.add_argument("--upstream-python", default=UPSTREAM_PYTHON)
     args = parser.parse_args()
 
@@ -102,7 +118,7 @@ def main():
             for rep in range(args.repeat):
                 for label, (python, ours) in sides.items():
                     count = args.count * (10 if name == "overhead" else 1)
-                    res = run_python(WORKER, args=[name, args.num_proc, count],
+                    res = run_python(WORKER, args=[name, args.num_proc, count, args.augmentor],
                                      python=python, ours=ours, cwd=work).json()
                     best[label] = max(best[label], res["rate"])
                     print("{} run {} {:>8}: {:10.0f} datapoints/s".format(
@@ -111,6 +127,7 @@ def main():
                          "{:.0f}".format(best["upstream"]),
                          ratio(best["ours"], best["upstream"])])
     print()
+    print("(a): {} workers, {} augmentation".format(args.num_proc, args.augmentor))
     print(tabulate(rows, headers=["scenario (best datapoints/s of {})".format(args.repeat),
                                   "ours", "upstream 0.11", "ours/upstream"]))
 
