@@ -14,8 +14,9 @@ def read_version():
 
 
 TEST_REQUIRES = ["pytest>=7", "hypothesis>=6", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
-# Optional parts of the data pipeline (image augmentation, .mat dataset files).
-DATAFLOW_EXTRAS = ["opencv-python-headless>=4.5", "scipy>=1.7"]
+# Optional parts of the data pipeline (image augmentation, .mat dataset files,
+# LMDB / HDF5 readers and serializers).
+DATAFLOW_EXTRAS = ["opencv-python-headless>=4.5", "scipy>=1.7", "lmdb>=1.0", "h5py>=3.0"]
 
 setup(
     name="tensorpack",
@@ -28,7 +29,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["tensorpack", "tensorpack.*"]),
     install_requires=["numpy>=1.22", "tabulate>=0.8", "tqdm>=4.62", "termcolor>=1.1",
-                      "pyzmq>=16", "msgpack>=0.5.2", "psutil>=5"],
+                      "pyzmq>=19", "msgpack>=1.0", "psutil>=5.6"],
     extras_require={
         "tf": ["tensorflow>=2.12"],
         "tf-cpu": ["tensorflow-cpu>=2.12"],
