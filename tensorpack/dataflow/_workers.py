@@ -120,7 +120,7 @@ def _die_with_parent(parent_pid, use_pdeathsig):
 
 
 def _reseed(index):
-    fixed = getattr(_tp_utils, "_RNG_SEED", None)
+    fixed = _tp_utils.fixed_rng_seed()
     if fixed is not None:
         # Reproducible, yet different per worker: get_rng() then differs between workers too.
         seed = (fixed + 1 + index) % (2 ** 32)

@@ -62,6 +62,11 @@ def fix_rng_seed(seed):
     _RNG_SEED = int(seed)
 
 
+def fixed_rng_seed():
+    """The seed given to :func:`fix_rng_seed`, or None when none was given."""
+    return _RNG_SEED
+
+
 def get_rng(obj=None):
     """A NumPy RandomState seeded from the object, the process id and the clock.
 
