@@ -17,6 +17,7 @@ _TF_FREE = ("tensorpack.utils", "tensorpack.dataflow")
 _TF_BACKED = ("tensorpack.models", "tensorpack.callbacks", "tensorpack.tfutils",
               "tensorpack.train", "tensorpack.input_source", "tensorpack.predict")
 _SUBPACKAGES = {"utils", "dataflow", "checkpoint", "compat", "tfutils", "callbacks", "train",
+                "graph_builder",
                 "predict", "input_source", "models", "tools"}
 
 
