@@ -6,12 +6,13 @@ from tensorpack.graph_builder.training import (AsyncMultiGPUBuilder,
                                                resolve_replicated_mode)
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.tower import TrainTowerContext
+from tensorpack.train.collective import BytePSTrainer, HorovodTrainer
 from tensorpack.train.tower import SingleCostTrainer
 from tensorpack.utils import logger
 
 __all__ = ["SimpleTrainer", "NoOpTrainer", "QueueInputTrainer",
            "SyncMultiGPUTrainerParameterServer", "SyncMultiGPUTrainerReplicated",
-           "AsyncMultiGPUTrainer", "SyncMultiGPUTrainer"]
+           "AsyncMultiGPUTrainer", "SyncMultiGPUTrainer", "HorovodTrainer", "BytePSTrainer"]
 
 
 class SimpleTrainer(SingleCostTrainer):
