@@ -7,12 +7,15 @@ from tensorpack.graph_builder.training import (AsyncMultiGPUBuilder,
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.tower import TrainTowerContext
 from tensorpack.train.collective import BytePSTrainer, HorovodTrainer
+from tensorpack.train.distributed import (DistributedTrainerParameterServer,
+                                          DistributedTrainerReplicated)
 from tensorpack.train.tower import SingleCostTrainer
 from tensorpack.utils import logger
 
 __all__ = ["SimpleTrainer", "NoOpTrainer", "QueueInputTrainer",
            "SyncMultiGPUTrainerParameterServer", "SyncMultiGPUTrainerReplicated",
-           "AsyncMultiGPUTrainer", "SyncMultiGPUTrainer", "HorovodTrainer", "BytePSTrainer"]
+           "AsyncMultiGPUTrainer", "SyncMultiGPUTrainer", "HorovodTrainer", "BytePSTrainer",
+           "DistributedTrainerParameterServer", "DistributedTrainerReplicated"]
 
 
 class SimpleTrainer(SingleCostTrainer):
