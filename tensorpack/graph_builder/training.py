@@ -126,7 +126,8 @@ class SyncMultiGPUParameterServerBuilder(DataParallelBuilder):
         Args:
             towers (list[int]): GPU ids.
             ps_device (str): ``'cpu'`` (variables on ``/cpu:0``) or ``'gpu'`` (variables
-                spread over the towers' devices).
+                spread over the towers' devices; towers on CPU devices keep them all on
+                ``/cpu:0``, since CPU devices share the host's memory).
         """
         if ps_device not in ("cpu", "gpu"):
             raise ValueError("ps_device must be 'cpu' or 'gpu', got {!r}.".format(ps_device))
@@ -134,7 +135,10 @@ class SyncMultiGPUParameterServerBuilder(DataParallelBuilder):
         self.ps_device = ps_device
 
     def _ps_devices(self):
-        return ["/cpu:0"] if self.ps_device == "cpu" else self.raw_devices
+        # CPU devices share the host's memory: spreading variables over them only adds copies
+        if self.ps_device == "cpu" or devices_are_cpus(self.raw_devices):
+            return ["/cpu:0"]
+        return self.raw_devices
 
     def call_for_each_tower(self, tower_fn):
         """Build every tower with ``tower_fn``; variables go to the parameter devices.
@@ -349,13 +353,15 @@ class AsyncMultiGPUBuilder(DataParallelBuilder):
         self._scale_gradient = scale_gradient
 
     def call_for_each_tower(self, tower_fn):
-        """Build every tower with ``tower_fn``; with 4 towers or more the variables live
-        on ``/cpu:0``, else they are spread over the towers' devices.
+        """Build every tower with ``tower_fn``; with 4 towers or more (or towers on CPU
+        devices) the variables live on ``/cpu:0``, else they are spread over the towers'
+        devices.
 
         Returns:
             list: ``tower_fn``'s return value per tower.
         """
-        ps = ["/cpu:0"] if len(self.towers) >= 4 else self.raw_devices
+        on_cpu = len(self.towers) >= 4 or devices_are_cpus(self.raw_devices)
+        ps = ["/cpu:0"] if on_cpu else self.raw_devices
         setters = [LeastLoadedDeviceSetter(d, ps) for d in self.raw_devices]
         return DataParallelBuilder.build_on_towers(self.towers, tower_fn, setters)
 
