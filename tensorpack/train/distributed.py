@@ -141,6 +141,19 @@ class DistributedTrainerBase(SingleCostTrainer):
         except _CLUSTER_ERRORS as e:
             raise ClusterError(self._explain(e, "initialization")) from e
 
+    def main_loop(self, steps_per_epoch, starting_epoch, max_epoch):
+        if not self.is_chief and steps_per_epoch > 0:
+            # The chief may have resumed (e.g. AutoResumeTrainConfig): start where the shared
+            # step counter says, so that every worker runs the same steps.
+            step = int(self.sess.run(tfv1.train.get_global_step()))
+            follow = step // steps_per_epoch + 1
+            if follow != starting_epoch:
+                logger.info("Worker {}: the shared global_step is {}, so training starts at "
+                            "epoch {} (not {}) like the chief.".format(
+                                self._builder.task_index, step, follow, starting_epoch))
+                starting_epoch = follow
+        super().main_loop(steps_per_epoch, starting_epoch, max_epoch)
+
     def _explain(self, err, stage):
         return ("Worker {} of the cluster: {} failed with {} after waiting up to {} s; another "
                 "task of the cluster (a worker or a ps) probably died or hangs. ({})".format(

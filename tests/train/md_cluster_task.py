@@ -7,7 +7,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from tensorpack import (BatchData, Callback, DistributedTrainerParameterServer,  # noqa: E402
+from tensorpack import (AutoResumeTrainConfig, BatchData, Callback, DistributedTrainerParameterServer,  # noqa: E402
                         DistributedTrainerReplicated, ModelSaver, SmartInit, TrainConfig,
                         launch_train_with_config)
 from tensorpack.compat import tfv1  # noqa: E402
@@ -51,6 +51,7 @@ def main():
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--timeout", type=float, default=60.0)
     p.add_argument("--init")
+    p.add_argument("--resume", action="store_true", help="AutoResumeTrainConfig")
     p.add_argument("--lr", type=float, default=0.02)
     args = p.parse_args()
     ports = args.ports.split(",")
@@ -60,13 +61,15 @@ def main():
     server = tfv1.train.Server(cluster, job_name=args.job, task_index=args.task,
                                config=get_default_sess_config())
     if args.job == "worker" and args.task == 0:
-        logger.set_logger_dir(args.logdir, action="d")  # only the chief writes (as upstream)
+        # only the chief writes (as upstream); a resumed run keeps the directory
+        logger.set_logger_dir(args.logdir, action="k" if args.resume else "d")
     if args.trainer == "replicated":
         trainer = DistributedTrainerReplicated(1, server, timeout=args.timeout)
     else:
         trainer = DistributedTrainerParameterServer(1, server, timeout=args.timeout)
     df = BatchData(DataFromList(make_points(48)), 4)  # one problem; each worker shuffles it
-    config = TrainConfig(model=MomentumModel(lr=args.lr), dataflow=df,
+    config = (AutoResumeTrainConfig if args.resume else TrainConfig)(
+                         model=MomentumModel(lr=args.lr), dataflow=df,
                          callbacks=[ModelSaver(), Pace(args.delay)],
                          session_init=SmartInit(args.init) if args.init else None,
                          steps_per_epoch=args.steps, max_epoch=args.epochs)

@@ -127,12 +127,32 @@ def test_cluster_trains_chief_saves_and_checkpoint_predicts(tmp_path, fresh_grap
         costs = [e["cost"] for e in json.load(f)]
     assert costs[-1] < costs[0]
 
+    if trainer == "replicated":
+        _resume_one_more_epoch(tmp_path, trainer, logdir)
+
     pred = OfflinePredictor(PredictConfig(model=MomentumModel(), session_init=SmartInit(prefix),
                                           input_names=["x"], output_names=["prob"]))
     x = np.random.RandomState(0).randn(5, 4).astype("float32")
     logits = x @ tf.train.load_variable(prefix, "fc/W") + tf.train.load_variable(prefix, "fc/b")
     expected = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     np.testing.assert_allclose(pred(x)[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def _resume_one_more_epoch(tmp_path, trainer, logdir):
+    """The chief resumes with AutoResumeTrainConfig; the other worker follows its step."""
+    run = tmp_path / "resume"
+    run.mkdir()
+    with Cluster(run, trainer, ["--steps", "3", "--epochs", "4", "--timeout", "60",
+                                "--resume"]) as c:
+        c.start("ps", "ps", 0)
+        c.start("w0", "worker", 0, "--logdir", str(logdir))
+        c.start("w1", "worker", 1)
+        rcs = [c.wait("w0"), c.wait("w1")]
+        outs = [c.output("w0"), c.output("w1")]
+    assert rcs == [0, 0], outs[rcs.index(max(rcs))][-3000:]
+    assert all("DONE 14" in out for out in outs), outs[1][-2000:]
+    assert "starts at epoch 4" in outs[1]
+    assert os.path.basename(tf.train.latest_checkpoint(str(logdir))) == "model-14"
 
 
 def test_killing_a_worker_makes_the_others_fail_clearly(tmp_path):
