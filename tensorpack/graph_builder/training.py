@@ -115,6 +115,12 @@ class DataParallelBuilder:
 
     call_for_each_tower = build_on_towers
 
+    def _build_with_shared_variables(self, tower_fn, ps_devices):
+        """Build every tower on its device, all sharing one set of variables placed on
+        the least loaded of ``ps_devices``."""
+        setters = [LeastLoadedDeviceSetter(d, ps_devices) for d in self.raw_devices]
+        return DataParallelBuilder.build_on_towers(self.towers, tower_fn, setters)
+
 
 class SyncMultiGPUParameterServerBuilder(DataParallelBuilder):
     """Synchronous data-parallel training with shared variables ("parameter server" mode):
@@ -146,9 +152,7 @@ class SyncMultiGPUParameterServerBuilder(DataParallelBuilder):
         Returns:
             list: ``tower_fn``'s return value per tower.
         """
-        ps = self._ps_devices()
-        setters = [LeastLoadedDeviceSetter(d, ps) for d in self.raw_devices]
-        return DataParallelBuilder.build_on_towers(self.towers, tower_fn, setters)
+        return self._build_with_shared_variables(tower_fn, self._ps_devices())
 
     def build(self, grad_list, get_opt_fn):
         """Average the gradients (each next to its variable) and apply them.
@@ -361,20 +365,12 @@ class AsyncMultiGPUBuilder(DataParallelBuilder):
             list: ``tower_fn``'s return value per tower.
         """
         on_cpu = len(self.towers) >= 4 or devices_are_cpus(self.raw_devices)
-        ps = ["/cpu:0"] if on_cpu else self.raw_devices
-        setters = [LeastLoadedDeviceSetter(d, ps) for d in self.raw_devices]
-        return DataParallelBuilder.build_on_towers(self.towers, tower_fn, setters)
+        return self._build_with_shared_variables(
+            tower_fn, ["/cpu:0"] if on_cpu else self.raw_devices)
 
     def build(self, grad_list, get_opt_fn):
-        """Apply every tower's gradients to the shared variables.
-
-        Args:
-            grad_list (list[list[(tf.Tensor, tf.Variable)]]): the towers' gradients.
-            get_opt_fn (callable): returns the optimizer.
-
-        Returns:
-            tf.Operation: the training op ``train_op``.
-        """
+        """Apply every tower's gradients to the shared variables; arguments and result as
+        :meth:`SyncMultiGPUParameterServerBuilder.build`."""
         DataParallelBuilder._check_grad_list(grad_list)
         k = len(grad_list)
         if self._scale_gradient and k > 1:

@@ -96,17 +96,13 @@ class MultiTowerOfflinePredictor(OnlinePredictor):
 class DataParallelOfflinePredictor(OnlinePredictor):
     """One predictor running every tower in one call. Inputs and outputs are not split or
     joined: it takes tower 0's inputs, then tower 1's, ... and returns the outputs in the
-    same order (``[in0@tower0, in1@tower0, in0@tower1, ...]``).
+    same order (``[in0@tower0, in1@tower0, in0@tower1, ...]``). Arguments as for
+    :class:`MultiTowerOfflinePredictor`.
     """
 
     def __init__(self, config, towers):
-        """
-        Args:
-            config (PredictConfig): the model, its initialization and the names.
-            towers (list[int]): GPU ids, one tower each.
-        """
-        towers = _tower_list(towers)
         self.graph = config._maybe_create_graph()
+        towers = _tower_list(towers)
         with self.graph.as_default():
             inputs = []
             for t in towers:

@@ -102,6 +102,17 @@ class DataParallelTrainer(SingleCostTrainer):
     def initialize(self, session_creator, session_init):
         super().initialize(self._session_creator_for_devices(session_creator), session_init)
 
+    def _build(self, input, get_cost_fn, get_opt_fn):
+        """Build the towers and the update with the builder; returns ``builder.build``'s."""
+        self._check_input(input)
+        tower_fn = self._make_get_grad_fn(input, get_cost_fn, get_opt_fn)
+        grad_list = self._builder.call_for_each_tower(tower_fn)
+        return self._builder.build(grad_list, get_opt_fn)
+
+    def _setup_graph(self, input, get_cost_fn, get_opt_fn):
+        self.train_op = self._build(input, get_cost_fn, get_opt_fn)
+        return []
+
 
 class SyncMultiGPUTrainerParameterServer(DataParallelTrainer):
     """Synchronous data-parallel training with one shared copy of the variables: the
@@ -120,13 +131,6 @@ class SyncMultiGPUTrainerParameterServer(DataParallelTrainer):
             ps_device = "gpu" if len(self.devices) <= 2 else "cpu"
         self.ps_device = ps_device
         self._builder = SyncMultiGPUParameterServerBuilder(self.devices, ps_device)
-
-    def _setup_graph(self, input, get_cost_fn, get_opt_fn):
-        self._check_input(input)
-        tower_fn = self._make_get_grad_fn(input, get_cost_fn, get_opt_fn)
-        grad_list = self._builder.call_for_each_tower(tower_fn)
-        self.train_op = self._builder.build(grad_list, get_opt_fn)
-        return []
 
 
 def SyncMultiGPUTrainer(gpus):
@@ -152,13 +156,6 @@ class AsyncMultiGPUTrainer(DataParallelTrainer):
         super().__init__(gpus)
         self.scale_gradient = scale_gradient
         self._builder = AsyncMultiGPUBuilder(self.devices, scale_gradient)
-
-    def _setup_graph(self, input, get_cost_fn, get_opt_fn):
-        self._check_input(input)
-        tower_fn = self._make_get_grad_fn(input, get_cost_fn, get_opt_fn)
-        grad_list = self._builder.call_for_each_tower(tower_fn)
-        self.train_op = self._builder.build(grad_list, get_opt_fn)
-        return []
 
 
 class SyncMultiGPUTrainerReplicated(DataParallelTrainer):
@@ -195,10 +192,7 @@ class SyncMultiGPUTrainerReplicated(DataParallelTrainer):
         self.BROADCAST_EVERY_EPOCH = True
 
     def _setup_graph(self, input, get_cost_fn, get_opt_fn):
-        self._check_input(input)
-        tower_fn = self._make_get_grad_fn(input, get_cost_fn, get_opt_fn)
-        grad_list = self._builder.call_for_each_tower(tower_fn)
-        self.train_op, post_init_op = self._builder.build(grad_list, get_opt_fn)
+        self.train_op, post_init_op = self._build(input, get_cost_fn, get_opt_fn)
         self.mode = self._builder.mode
         if post_init_op is None:
             return []

@@ -11,7 +11,6 @@ from tensorpack import (AutoResumeTrainConfig, BatchData, Callback, ModelSaver, 
                         launch_train_with_config)
 from tensorpack.compat import tfv1
 from tensorpack.dataflow import DataFromList
-from tensorpack.utils import logger
 
 from md_testlib import TRAINERS, MomentumModel, split_input, train
 from train_testlib import make_points

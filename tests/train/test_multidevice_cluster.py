@@ -57,6 +57,20 @@ class Cluster:
         out.close()
         return self.procs[name]
 
+    def run_all(self, chief_logdir, timeout=WAIT):
+        """Start the ps and both workers; wait for the workers.
+
+        Returns:
+            tuple(list[int], list[str]): the workers' exit codes and outputs.
+        """
+        self.start("ps", "ps", 0)
+        self.start("w0", "worker", 0, "--logdir", str(chief_logdir))
+        self.start("w1", "worker", 1)
+        rcs = [self.wait("w0", timeout), self.wait("w1", timeout)]
+        outs = [self.output("w0"), self.output("w1")]
+        assert rcs == [0, 0], outs[rcs.index(max(rcs))][-3000:]
+        return rcs, outs
+
     def output(self, name):
         return (self.dir / "{}.out".format(name)).read_text()
 
@@ -105,12 +119,7 @@ def test_cluster_trains_chief_saves_and_checkpoint_predicts(tmp_path, fresh_grap
     logdir = tmp_path / "chief-log"
     with Cluster(tmp_path, trainer, ["--steps", "3", "--epochs", "3", "--timeout", "60",
                                      "--init", init]) as c:
-        c.start("ps", "ps", 0)
-        c.start("w0", "worker", 0, "--logdir", str(logdir))
-        c.start("w1", "worker", 1)
-        rcs = [c.wait("w0"), c.wait("w1")]
-        outs = [c.output("w0"), c.output("w1")]
-        assert rcs == [0, 0], outs[rcs.index(max(rcs))][-3000:]
+        _, outs = c.run_all(logdir)
     for out in outs:
         # session_init ran on the chief and reached every worker's towers
         init_line = [ln for ln in out.splitlines() if ln.startswith("INIT ")][0]
@@ -144,12 +153,7 @@ def _resume_one_more_epoch(tmp_path, trainer, logdir):
     run.mkdir()
     with Cluster(run, trainer, ["--steps", "3", "--epochs", "4", "--timeout", "60",
                                 "--resume"]) as c:
-        c.start("ps", "ps", 0)
-        c.start("w0", "worker", 0, "--logdir", str(logdir))
-        c.start("w1", "worker", 1)
-        rcs = [c.wait("w0"), c.wait("w1")]
-        outs = [c.output("w0"), c.output("w1")]
-    assert rcs == [0, 0], outs[rcs.index(max(rcs))][-3000:]
+        _, outs = c.run_all(logdir)
     assert all("DONE 14" in out for out in outs), outs[1][-2000:]
     assert "starts at epoch 4" in outs[1]
     assert os.path.basename(tf.train.latest_checkpoint(str(logdir))) == "model-14"
