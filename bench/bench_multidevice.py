@@ -74,6 +74,7 @@ class Clock(Callback):
             self.t0 = time.perf_counter()
     def _after_train(self):
         self.t1 = time.perf_counter()
+        self.t0 = getattr(self, "t0", self.t1)
         for _ in range(saves):
             t = time.perf_counter()
             self.saver.trigger()
@@ -93,15 +94,15 @@ trainer = {"replicated": lambda: SyncMultiGPUTrainerReplicated(2),
            "simple": lambda: SimpleTrainer()}[kind]()
 launch_train_with_config(config, trainer)
 timed = steps * (epochs - 1)
-print("RESULT " + json.dumps({"steps_per_sec": timed / (clock.t1 - clock.t0),
+print("RESULT " + json.dumps({"steps_per_sec": timed / max(clock.t1 - clock.t0, 1e-9),
                               "save_times": clock.save_times}))
 '''
 
 
-def run(python, ours, kind, args, workdir, label, saves=0, width=None):
+def run(python, ours, kind, args, workdir, label, saves=0, width=None, steps=None, epochs=None):
     logdir = os.path.join(workdir, "log-{}-{}".format(label, kind))
-    res = run_python(WORKER, args=[kind, args.steps, args.epochs, logdir, saves,
-                                   width or args.width],
+    res = run_python(WORKER, args=[kind, steps or args.steps, epochs or args.epochs, logdir,
+                                   saves, width or args.width],
                      python=python, ours=ours, env={"TENSORPACK_PROGRESS_REFRESH": "1000"},
                      cwd=workdir)
     return res.json()
@@ -113,9 +114,10 @@ def main():
     parser.add_argument("--epochs", type=int, default=3, help="epochs (the first is warm-up)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--width", type=int, default=16, help="channels of the first conv")
-    parser.add_argument("--saves", type=int, default=7, help="saves timed per run")
-    parser.add_argument("--save-width", type=int, default=128,
-                        help="channels of the first conv for the save timing (bigger model)")
+    parser.add_argument("--saves", type=int, default=9, help="saves timed per run")
+    parser.add_argument("--save-width", type=int, default=512,
+                        help="channels of the first conv for the save timing (a ~110 MiB "
+                        "checkpoint with the optimizer's slots)")
     parser.add_argument("--upstream-python", default=UPSTREAM_PYTHON)
     args = parser.parse_args()
 
@@ -130,9 +132,11 @@ def main():
                     speed[side, kind] = max(speed[side, kind], r["steps_per_sec"])
                     print("run {} {:>8} {:>10}: {:7.2f} steps/s".format(
                         rep + 1, side, kind, r["steps_per_sec"]), flush=True)
-            for kind in ("replicated", "simple"):
+            # alternate which goes first: the machine's load drifts between runs
+            for kind in ("replicated", "simple")[::1 if rep % 2 == 0 else -1]:
+                # a bigger model, trained for 2 steps only: its saves are what is timed
                 r = run(sys.executable, True, kind, args, work, "ours-save", saves=args.saves,
-                        width=args.save_width)
+                        width=args.save_width, steps=2, epochs=1)
                 saves[kind].extend(r["save_times"][1:])  # the first save warms up
                 print("run {} save {:>10}: median {:.4f} s".format(
                     rep + 1, kind, median(r["save_times"][1:])), flush=True)

@@ -10,7 +10,30 @@ import tensorflow as tf
 
 from tensorpack.compat import tfv1
 
-__all__ = ["gpu_available", "tower_devices", "with_cpu_devices", "cpu_device_count"]
+__all__ = ["gpu_available", "tower_devices", "with_cpu_devices", "cpu_device_count",
+           "as_gpu_list"]
+
+
+def as_gpu_list(gpus):
+    """Upstream's ``gpus`` argument as a list of ids: a number ``n`` means ``[0 .. n-1]``.
+
+    Args:
+        gpus (int or list[int]):
+
+    Returns:
+        list[int]
+
+    Raises:
+        ValueError: for a non-positive number or an empty list.
+    """
+    if isinstance(gpus, int):
+        if gpus <= 0:
+            raise ValueError("The number of GPUs must be positive, got {}.".format(gpus))
+        return list(range(gpus))
+    gpus = list(gpus)
+    if not gpus:
+        raise ValueError("The list of GPUs is empty; give at least one GPU id.")
+    return gpus
 
 
 def gpu_available():

@@ -7,8 +7,8 @@ created with that many CPU devices (when the config uses the default session cre
 import tensorflow as tf
 
 from tensorpack.compat import tfv1
-from tensorpack.graph_builder.devices import (cpu_device_count, devices_are_cpus, tower_devices,
-                                              with_cpu_devices)
+from tensorpack.graph_builder.devices import (as_gpu_list, cpu_device_count, devices_are_cpus,
+                                              tower_devices, with_cpu_devices)
 from tensorpack.input_source import PlaceholderInput
 from tensorpack.predict.base import OnlinePredictor
 from tensorpack.tfutils.sesscreate import NewSessionCreator
@@ -16,13 +16,6 @@ from tensorpack.tfutils.tower import PredictTowerContext
 from tensorpack.utils import logger
 
 __all__ = ["MultiTowerOfflinePredictor", "DataParallelOfflinePredictor"]
-
-
-def _tower_list(towers):
-    towers = list(range(towers)) if isinstance(towers, int) else list(towers)
-    if not towers:
-        raise ValueError("A multi-tower predictor needs at least one tower (GPU id).")
-    return towers
 
 
 def _create_session(config, devices):
@@ -64,7 +57,7 @@ class MultiTowerOfflinePredictor(OnlinePredictor):
             config (PredictConfig): the model, its initialization and the names.
             towers (list[int]): GPU ids, one tower each.
         """
-        towers = _tower_list(towers)
+        towers = as_gpu_list(towers)
         self.graph = config._maybe_create_graph()
         self.return_input = config.return_input
         with self.graph.as_default():
@@ -102,7 +95,7 @@ class DataParallelOfflinePredictor(OnlinePredictor):
 
     def __init__(self, config, towers):
         self.graph = config._maybe_create_graph()
-        towers = _tower_list(towers)
+        towers = as_gpu_list(towers)
         with self.graph.as_default():
             inputs = []
             for t in towers:

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from tensorpack.callbacks.steps import GLOBAL_STEP_INCR_OP_NAME, MaintainStepCounter
 from tensorpack.compat import tfv1
+from tensorpack.graph_builder.devices import as_gpu_list
 from tensorpack.graph_builder.distributed import (DistributedParameterServerBuilder,
                                                   DistributedReplicatedBuilder)
 from tensorpack.tfutils.common import get_default_sess_config, get_global_step_var
@@ -59,11 +60,6 @@ class _FollowerStepCounter(MaintainStepCounter):
         return None
 
 
-def _gpu_list(gpus):
-    from tensorpack.train.trainers import _gpu_list as to_list
-    return to_list(gpus)
-
-
 class DistributedTrainerBase(SingleCostTrainer):
     """Shared parts of the distributed trainers (see the module docstring)."""
 
@@ -72,7 +68,7 @@ class DistributedTrainerBase(SingleCostTrainer):
 
     def __init__(self, gpus, server, timeout=DEFAULT_TIMEOUT):
         super().__init__()
-        self.devices = _gpu_list(gpus)
+        self.devices = as_gpu_list(gpus)
         self.server = server
         self.job_name = server.server_def.job_name
         self.timeout = float(timeout) if timeout else None

@@ -1,5 +1,6 @@
 """Concrete single-process trainers: one device, or several devices of one machine."""
-from tensorpack.graph_builder.devices import cpu_device_count, devices_are_cpus, with_cpu_devices
+from tensorpack.graph_builder.devices import (as_gpu_list, cpu_device_count, devices_are_cpus,
+                                              tower_devices, with_cpu_devices)
 from tensorpack.graph_builder.training import (AsyncMultiGPUBuilder,
                                                SyncMultiGPUParameterServerBuilder,
                                                SyncMultiGPUReplicatedBuilder,
@@ -40,17 +41,6 @@ class QueueInputTrainer(SimpleTrainer):
     """Kept for old scripts: the same as :class:`SimpleTrainer` (use it with QueueInput)."""
 
 
-def _gpu_list(gpus):
-    if isinstance(gpus, int):
-        if gpus <= 0:
-            raise ValueError("The number of GPUs must be positive, got {}.".format(gpus))
-        return list(range(gpus))
-    gpus = list(gpus)
-    if not gpus:
-        raise ValueError("The list of GPUs is empty; give at least one GPU id.")
-    return gpus
-
-
 class DataParallelTrainer(SingleCostTrainer):
     """Base of the trainers that build one tower per device with a graph builder.
 
@@ -65,7 +55,7 @@ class DataParallelTrainer(SingleCostTrainer):
     _builder = None
 
     def __init__(self, gpus):
-        self.devices = _gpu_list(gpus)
+        self.devices = as_gpu_list(gpus)
         super().__init__()
 
     @property
@@ -184,7 +174,6 @@ class SyncMultiGPUTrainerReplicated(DataParallelTrainer):
         """
         super().__init__(gpus)
         self.average = average
-        from tensorpack.graph_builder.devices import tower_devices
         devices = tower_devices(self.devices)
         self.mode = resolve_replicated_mode(mode, devices)
         self._builder = SyncMultiGPUReplicatedBuilder(self.devices, average, self.mode,

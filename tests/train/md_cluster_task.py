@@ -7,9 +7,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from tensorpack import (AutoResumeTrainConfig, BatchData, Callback, DistributedTrainerParameterServer,  # noqa: E402
-                        DistributedTrainerReplicated, ModelSaver, SmartInit, TrainConfig,
-                        launch_train_with_config)
+from tensorpack import (AutoResumeTrainConfig, BatchData, Callback,  # noqa: E402
+                        DistributedTrainerParameterServer, DistributedTrainerReplicated,
+                        ModelSaver, SmartInit, TrainConfig, launch_train_with_config)
 from tensorpack.compat import tfv1  # noqa: E402
 from tensorpack.dataflow import DataFromList  # noqa: E402
 from tensorpack.tfutils.common import get_default_sess_config  # noqa: E402

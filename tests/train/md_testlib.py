@@ -2,8 +2,9 @@
 import numpy as np
 import tensorflow as tf
 
-from tensorpack import (AsyncMultiGPUTrainer, Callback, DictRestore, SimpleTrainer, SyncMultiGPUTrainer,
-                        SyncMultiGPUTrainerParameterServer, SyncMultiGPUTrainerReplicated)
+from tensorpack import (AsyncMultiGPUTrainer, Callback, DictRestore, SimpleTrainer,
+                        SyncMultiGPUTrainer, SyncMultiGPUTrainerParameterServer,
+                        SyncMultiGPUTrainerReplicated)
 from tensorpack.compat import tfv1
 from tensorpack.input_source import TensorInput
 from train_testlib import TinyModel, make_points

@@ -131,3 +131,11 @@ def test_launch_with_a_dataflow_trains_and_saves_one_device_names(logdir, kind):
     single = dict(tf.train.list_variables(logdir + "-one"))
     assert multi == single
     assert "fc/W/Momentum" in multi and not any(n.startswith("tower") for n in multi)
+
+
+def test_hierarchical_all_reduce_on_8_cpu_towers_matches_one_device(fresh_graph):
+    ref = reference(1, 8, 2)
+    trainer = SyncMultiGPUTrainerReplicated(8, mode="hierarchical")
+    assert trainer.mode == "hierarchical"
+    rec = train(trainer, TinyModel(summary=False), split_input(1, 8), 2)
+    np.testing.assert_allclose(rec.values["fc/W"], ref.values["fc/W"], rtol=1e-4, atol=1e-5)
