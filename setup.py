@@ -13,7 +13,9 @@ def read_version():
     return scope["__version__"]
 
 
-TEST_REQUIRES = ["pytest>=7", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
+TEST_REQUIRES = ["pytest>=7", "hypothesis>=6", "tensorflow-cpu>=2.12", "safetensors", "scikit-learn", "ml-dtypes"]
+# Optional parts of the data pipeline (image augmentation, .mat dataset files).
+DATAFLOW_EXTRAS = ["opencv-python-headless>=4.5", "scipy>=1.7"]
 
 setup(
     name="tensorpack",
@@ -25,21 +27,23 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["tensorpack", "tensorpack.*"]),
-    install_requires=["numpy>=1.22", "tabulate>=0.8", "tqdm>=4.40", "termcolor>=1.1"],
+    install_requires=["numpy>=1.22", "tabulate>=0.8", "tqdm>=4.62", "termcolor>=1.1"],
     extras_require={
         "tf": ["tensorflow>=2.12"],
         "tf-cpu": ["tensorflow-cpu>=2.12"],
         "safetensors": ["safetensors>=0.4"],
         "fast": ["google-crc32c>=1.5"],
-        "test": TEST_REQUIRES + ["google-crc32c>=1.5"],
+        "dataflow": DATAFLOW_EXTRAS,
+        "test": TEST_REQUIRES + ["google-crc32c>=1.5"] + DATAFLOW_EXTRAS,
         "examples": ["scikit-learn"],
-        "all": ["tensorflow>=2.12", "safetensors>=0.4", "google-crc32c>=1.5"],
+        "all": ["tensorflow>=2.12", "safetensors>=0.4", "google-crc32c>=1.5"] + DATAFLOW_EXTRAS,
     },
     entry_points={
         "console_scripts": [
             "ls-checkpoint=tensorpack.tools.ls_checkpoint:main",
             "dump-model-params=tensorpack.tools.dump_model_params:main",
             "checkpoint-manipulate=tensorpack.tools.checkpoint_manipulate:main",
+            "checkpoint-diff=tensorpack.tools.checkpoint_diff:main",
         ],
     },
     classifiers=[

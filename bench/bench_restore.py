@@ -4,7 +4,8 @@
 Scenarios (``--scenario``):
 
 * ``many``: 3,000 float32 variables, 64 MiB in all (1,500 layers of ``W`` and ``b``);
-* ``big``: 200 float32 variables, 1 GiB in all.
+* ``big``: 200 float32 variables, 1 GiB in all;
+* ``10k``: 10,000 float32 variables, 64 MiB in all (issue 11: <= 0.5x upstream).
 
 For each scenario the data is written once (a TF checkpoint by ``tf.compat.v1.train.Saver``
 and an uncompressed ``.npz`` whose keys carry ``:0``, as upstream's ``dump_session_params``
@@ -40,6 +41,7 @@ SCENARIOS = {
     # name: (number of variables, floats per variable as a 2-D shape)
     "many": (3000, (175, 32)),     # 3000 x 21.9 KiB = 64.1 MiB
     "big": (200, (2048, 655)),     # 200 x 5.12 MiB = 1023 MiB
+    "10k": (10000, (52, 32)),      # 10000 x 6.5 KiB = 63.5 MiB
 }
 
 # The graph, shared by every worker (upstream's venv included): plain compat.v1 code.

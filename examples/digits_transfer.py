@@ -6,14 +6,18 @@
    every epoch and MinSaver keeps a copy of the best model as ``min-validation_error``.
 2. Fine-tune it on a new task, "is the digit even or odd?", from only a few labelled
    examples: the same network with its last layer *renamed* (``linear`` -> ``linear_parity``,
-   10 -> 2 outputs). SmartInit loads every variable whose name matches from step 1's best
-   checkpoint; the renamed layer matches nothing, so it starts fresh and is trained.
+   10 -> 2 outputs). Step 1's best checkpoint is first reduced to the model's weights
+   (``dump-model-params``: no step counter, no optimizer slots), as tensorpack recommends for
+   transfer learning, so fine-tuning starts its own step count and optimizer state. SmartInit
+   loads every weight whose name matches; the renamed layer matches nothing, so it starts
+   fresh and is trained.
 3. Load the best fine-tuned checkpoint into an OfflinePredictor and print the accuracy on
    held-out test images, next to the same network trained from scratch on the same examples.
 
 Run: ``python examples/digits_transfer.py`` (outputs in ``train_log/digits_transfer/``).
 """
 import argparse
+import glob
 import os
 
 import numpy as np
@@ -27,6 +31,7 @@ from tensorpack import (BatchData, ClassificationError, DataFromList, FullyConne
                         launch_train_with_config, logger)
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.summary import add_moving_summary
+from tensorpack.tools.dump_model_params import main as dump_model_params
 
 
 class DigitsModel(ModelDesc):
@@ -93,6 +98,16 @@ def train(model, train_dps, val_dps, logdir, epochs, session_init=None, batch=32
     return os.path.join(logdir, "min-validation_error")
 
 
+def weights_only(checkpoint, logdir, out):
+    """Keep the model's weights of a checkpoint, as ``dump-model-params`` does: the variables
+    its metagraph marks trainable or model variables. The global step and the optimizer's
+    slots stay behind, so a run loading the result starts at step 0 with a fresh optimizer."""
+    meta = max(glob.glob(os.path.join(logdir, "graph-*.meta")), key=os.path.getmtime)
+    if dump_model_params(["--meta", meta, checkpoint, out]) != 0:
+        raise RuntimeError("dump-model-params failed on {}".format(checkpoint))
+    return out
+
+
 def accuracy(model, checkpoint, test):
     """Accuracy of ``checkpoint`` on ``test``, through an OfflinePredictor."""
     predictor = OfflinePredictor(PredictConfig(
@@ -128,10 +143,12 @@ def main():
     few = parity[0][:args.few]
     test_b = (x_test, y_test % 2)
     model_b = DigitsModel(2, last_layer="linear_parity", learning_rate=0.02)
-    # Loads fc0/* and fc1/*; 'linear/*' in the checkpoint and 'linear_parity/*' in the graph
-    # match nothing, which the restore report lists.
+    weights = weights_only(best_a, os.path.join(args.logdir, "pretrain"),
+                           os.path.join(args.logdir, "pretrain-weights.npz"))
+    # Loads fc0/* and fc1/*; 'linear/*' in the file and 'linear_parity/*' in the graph match
+    # nothing, which the restore report lists.
     best_b = train(model_b, few, parity[1], os.path.join(args.logdir, "finetune"),
-                   args.epochs, session_init=SmartInit(best_a), batch=10)
+                   args.epochs, session_init=SmartInit(weights), batch=10)
     acc_b = accuracy(DigitsModel(2, last_layer="linear_parity"), best_b, test_b)
 
     logger.info("==== For comparison: the same {} examples, trained from scratch ====".format(

@@ -17,8 +17,12 @@ _TF_FREE = ("tensorpack.utils", "tensorpack.dataflow")
 _TF_BACKED = ("tensorpack.models", "tensorpack.callbacks", "tensorpack.tfutils",
               "tensorpack.train", "tensorpack.input_source", "tensorpack.predict")
 _SUBPACKAGES = {"utils", "dataflow", "checkpoint", "compat", "tfutils", "callbacks", "train",
-                "graph_builder",
-                "predict", "input_source", "models", "tools"}
+                "predict", "input_source", "models", "tools", "graph_builder", "libinfo"}
+# Module names upstream's ``from tensorpack import *`` binds (TensorFlow-backed ones only
+# when TensorFlow is installed; graph_builder only once it exists).
+_STAR_TF_FREE = ("utils", "dataflow", "libinfo")
+_STAR_TF_BACKED = ("models", "callbacks", "tfutils", "train", "input_source", "predict",
+                   "compat", "graph_builder", "tfv1")
 
 
 def _has_tensorflow():
@@ -37,6 +41,14 @@ def _exporting_modules():
                 raise
 
 
+def _star_modules():
+    names = list(_STAR_TF_FREE)
+    if _has_tensorflow():
+        names += [n for n in _STAR_TF_BACKED
+                  if n == "tfv1" or importlib.util.find_spec("tensorpack." + n) is not None]
+    return names
+
+
 def _public_names():
     names = {}
     for mod in _exporting_modules():
@@ -47,9 +59,17 @@ def _public_names():
 
 def __getattr__(name):
     if name in _SUBPACKAGES:
-        return importlib.import_module("tensorpack." + name)
+        try:
+            return importlib.import_module("tensorpack." + name)
+        except ModuleNotFoundError as e:
+            if e.name != "tensorpack." + name:
+                raise
+            raise AttributeError("module 'tensorpack' has no attribute '{}' (the subpackage "
+                                 "is not in this installation)".format(name)) from e
+    if name == "tfv1":  # tf.compat.v1, upstream's ``from tensorpack import tfv1``
+        return importlib.import_module("tensorpack.compat").tfv1
     if name == "__all__":
-        return ["__version__", "logger"] + sorted(_public_names())
+        return ["__version__", "logger"] + sorted(set(_public_names()) | set(_star_modules()))
     if name.startswith("__"):
         raise AttributeError(name)
     for mod in _exporting_modules():
@@ -61,4 +81,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | _SUBPACKAGES)
+    return sorted(set(globals()) | _SUBPACKAGES | {"tfv1"})

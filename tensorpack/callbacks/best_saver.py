@@ -3,55 +3,34 @@
 After ``ModelSaver`` saved ``model-STEP``, if the monitored statistic (e.g. the validation
 error put to ``trainer.monitors`` at the same step) is the best so far, the checkpoint is
 copied to ``min-STAT.index`` / ``min-STAT.data-*`` in the checkpoint dir, so that
-``SmartInit('train_log/run/min-STAT')`` loads it. The copy is atomic: files are written
-under temporary names and renamed into place, data first, index last.
+``SmartInit('train_log/run/min-STAT')`` loads it. The best value and its step are recorded
+in ``min-STAT.json`` next to it, so a resumed run only replaces the copy with a better model.
 
-The best value and its step are recorded in ``min-STAT.json`` next to it, so a resumed
-run only replaces the copy with a better model.
+Copy and record are replaced together in one atomic step (see
+:mod:`tensorpack.checkpoint.published`): after a crash at any point, ``min-STAT`` is the
+previous best or the new one, complete, and its record agrees with it.
 """
 import json
 import math
 import os
-import shutil
-import tempfile
 
-from tensorpack.checkpoint.paths import checkpoint_files, checkpoint_step
+from tensorpack.checkpoint.paths import checkpoint_step
+from tensorpack.checkpoint.published import (clean_published, publish_checkpoint,
+                                             read_published_record)
 from tensorpack.checkpoint.state import read_checkpoint_state
 from tensorpack.utils import logger
-from tensorpack.utils.fs import atomic_write, fsync_dir
 
+from .background import directory_writer
 from .base import Callback
 
 __all__ = ["MinSaver", "MaxSaver"]
 
 
-def _place_file(src, dst):
-    """Put a copy of ``src`` at a temporary name next to ``dst``; returns that name.
-
-    A hard link when possible: TF never rewrites a checkpoint file in place, so sharing
-    the inode is safe, instant, and costs no disk space. Otherwise a full copy.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(dst) + ".tmp", dir=os.path.dirname(dst))
-    os.close(fd)
-    try:
-        try:
-            os.remove(tmp)
-            os.link(src, tmp)
-        except OSError:  # no hard links here (other device, file system without them)
-            shutil.copyfile(src, tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return tmp
-
-
 class MinSaver(Callback):
     """Keep a separate copy of the checkpoint with the minimum value of a statistic."""
 
-    def __init__(self, monitor_stat, reverse=False, filename=None, checkpoint_dir=None):
+    def __init__(self, monitor_stat, reverse=False, filename=None, checkpoint_dir=None,
+                 background=False):
         """
         Args:
             monitor_stat (str): the statistic's name in ``trainer.monitors``.
@@ -59,6 +38,9 @@ class MinSaver(Callback):
             filename (str): the copy's name in the checkpoint dir; ``min-<monitor_stat>``
                 (``max-<monitor_stat>`` with ``reverse``) by default.
             checkpoint_dir (str): where ``ModelSaver`` saves; the logger dir by default.
+            background (bool): make the copy on the checkpoint directory's writer thread,
+                after the save of the same step (use it with ``ModelSaver(background=True)``,
+                whose files are not written yet when this callback runs).
 
         Note:
             Put it after the ``ModelSaver`` (same ``checkpoint_dir``) and after the callback
@@ -72,6 +54,8 @@ class MinSaver(Callback):
             checkpoint_dir = logger.get_logger_dir()
         self.checkpoint_dir = None if checkpoint_dir is None else os.path.normpath(checkpoint_dir)
         self._warned_missing = False
+        self._background = bool(background)
+        self._pending = None
 
     # ---- names ---------------------------------------------------------------------------
     @property
@@ -98,6 +82,7 @@ class MinSaver(Callback):
                              "logger.set_logger_dir() first.".format(type(self).__name__))
 
     def _before_train(self):
+        clean_published(self._target())  # what a crashed run's copy left behind
         self.best = self._load_record()
 
     def _load_record(self):
@@ -107,8 +92,7 @@ class MinSaver(Callback):
                 return self._best_from_history(target, record_file)
             return None
         try:
-            with open(record_file) as f:
-                rec = json.load(f)
+            rec = read_published_record(self._target())
             best = (int(rec["global_step"]), float(rec["value"]))
             mode, stat = rec["mode"], rec["monitor_stat"]
         except (OSError, ValueError, KeyError, TypeError) as e:
@@ -181,8 +165,27 @@ class MinSaver(Callback):
             logger.warn("[{}] '{}' is {} at global_step={}; not considered.".format(
                 type(self).__name__, self.monitor_stat, val, step))
             return
-        if self._improves(val):
+        if not self._improves(val):
+            return
+        if not self._background:
             self._save(step, val)
+            return
+        self._wait_pending()
+        previous, self.best = self.best, (step, val)  # what the next trigger compares with
+        self._pending = directory_writer(self.checkpoint_dir).submit(
+            self._save_in_background, step, val, previous)
+
+    def _save_in_background(self, step, val, previous):
+        if not self._save(step, val) and self.best == (step, val):
+            self.best = previous  # not copied: a later, slightly worse value may still be
+
+    def _wait_pending(self):
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # _save reports its own failures; nothing else can raise
+
+    def _after_train(self):
+        self._wait_pending()
 
     def _latest_checkpoint(self):
         try:
@@ -201,55 +204,25 @@ class MinSaver(Callback):
                         "'{}'. Is a ModelSaver with the same checkpoint_dir placed before "
                         "{}?".format(name, self._extreme, self.monitor_stat, val, step,
                                      self.checkpoint_dir, name))
-            return
+            return False
         if checkpoint_step(prefix) != step:
             logger.warn("[{}] New {} '{}' found at global_step={}, but the latest checkpoint is "
                         "'{}'; nothing copied this time. The callbacks may run at different "
                         "frequencies or in the wrong order.".format(
                             name, self._extreme, self.monitor_stat, step, prefix))
-            return
+            return False
+        record = {"monitor_stat": self.monitor_stat, "mode": self._mode, "value": val,
+                  "global_step": step, "checkpoint": os.path.basename(prefix)}
         try:
-            self._copy_checkpoint(prefix, self._target())
+            publish_checkpoint(prefix, self._target(), record, tag=str(step))
         except OSError as e:
             logger.error("[{}] Cannot copy '{}' to '{}': {}. The previous best copy (if any) "
                          "is unchanged.".format(name, prefix, self._target(), e))
-            return
+            return False
         self.best = (step, val)
-        try:
-            with atomic_write(self._record_file(), "w") as f:
-                json.dump({"monitor_stat": self.monitor_stat, "mode": self._mode, "value": val,
-                           "global_step": step, "checkpoint": os.path.basename(prefix)}, f)
-        except OSError as e:
-            logger.error("[{}] Copied the best model to '{}' but cannot record its value in "
-                         "'{}': {}. A resumed run will not know it.".format(
-                             name, self._target(), self._record_file(), e))
         logger.info("Model at global_step={} with {} {}={:.5g} saved.".format(
             step, self._extreme, self.monitor_stat, val))
-
-    @staticmethod
-    def _copy_checkpoint(prefix, target):
-        files = checkpoint_files(prefix)
-        if not files or files[0] != prefix + ".index":
-            raise FileNotFoundError("checkpoint '{}' has no .index file".format(prefix))
-        srcs = files[1:] + files[:1]  # data shards first, the index last
-        dsts = [target + f[len(prefix):] for f in srcs]
-        old = set(checkpoint_files(target))
-        tmps = []
-        try:
-            for src, dst in zip(srcs, dsts):
-                tmps.append(_place_file(src, dst))
-        except BaseException:
-            for t in tmps:
-                os.remove(t)
-            raise
-        for tmp, dst in zip(tmps, dsts):
-            os.replace(tmp, dst)
-            if os.path.exists(tmp):  # rename() is a no-op when both names are one inode
-                os.remove(tmp)
-        # shards of a previous best with another shard count are not referenced any more
-        for stale in old - set(dsts):
-            os.remove(stale)
-        fsync_dir(os.path.dirname(target))
+        return True
 
 
 class MaxSaver(MinSaver):
@@ -258,11 +231,13 @@ class MaxSaver(MinSaver):
     See :class:`MinSaver`.
     """
 
-    def __init__(self, monitor_stat, filename=None, checkpoint_dir=None):
+    def __init__(self, monitor_stat, filename=None, checkpoint_dir=None, background=False):
         """
         Args:
             monitor_stat (str): the statistic's name.
             filename (str): the copy's name; ``max-<monitor_stat>`` by default.
             checkpoint_dir (str): where ``ModelSaver`` saves; the logger dir by default.
+            background (bool): see :class:`MinSaver`.
         """
-        super().__init__(monitor_stat, True, filename=filename, checkpoint_dir=checkpoint_dir)
+        super().__init__(monitor_stat, True, filename=filename, checkpoint_dir=checkpoint_dir,
+                         background=background)

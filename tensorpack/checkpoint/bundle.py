@@ -12,6 +12,7 @@ Example::
             print(name, info.shape, info.dtype)
         w = src.read("conv1/W")
 """
+import math
 import os
 import struct
 import threading
@@ -252,11 +253,26 @@ class TFCheckpointSource(CheckpointSource):
         return self._read_entry(key, e)
 
     def _read_sliced(self, key, e):
+        pieces = self._slice_entries(key, e)
+        # Allocate the full tensor only once its slices are known to fill it from bytes that
+        # exist in the data files: the declared shape alone is not to be trusted.
+        if sum(math.prod(se.shape) for _, se in pieces) != math.prod(e.shape):
+            raise self._corrupt(self.index_path, "its slices do not add up to its shape {}"
+                                .format(list(e.shape)), key)
+        for _, se in pieces:
+            self._check_range(key, se)
         if e.dtype == _dt.DT_STRING:
             out = np.empty(e.shape, dtype=object)
         else:
             out = np.empty(e.shape, dtype=self._result_dtype(e.dtype))
+        for box, se in pieces:
+            out[box] = self._read_entry(key, se)
+        return out
+
+    def _slice_entries(self, key, e):
+        """The ``(box, entry)`` of every stored slice of a partitioned tensor, checked."""
         raw = key.encode("utf-8", "surrogateescape")
+        pieces = []
         for sl in e.slices:
             try:
                 starts, key_lengths, lengths = parse_slice(sl, e.shape)
@@ -271,12 +287,11 @@ class TFCheckpointSource(CheckpointSource):
             except WireError as err:
                 raise self._corrupt(self.index_path, "bad slice entry: {}".format(err),
                                     key) from None
-            if list(se.shape) != lengths or se.dtype != e.dtype:
+            if list(se.shape) != lengths or se.dtype != e.dtype or se.slices:
                 raise self._corrupt(self.index_path, "a slice's shape {} or dtype does not "
                                     "match its extent {}".format(se.shape, lengths), key)
-            box = tuple(slice(s, s + n) for s, n in zip(starts, lengths))
-            out[box] = self._read_entry(key, se)
-        return out
+            pieces.append((tuple(slice(s, s + n) for s, n in zip(starts, lengths)), se))
+        return pieces
 
     def _result_dtype(self, dtype):
         name = _dt.name_of(dtype)
@@ -350,7 +365,7 @@ class TFCheckpointSource(CheckpointSource):
             # A real TensorFlow type that has no NumPy counterpart (e.g. qint8, variant).
             raise ValueError("Cannot read tensor '{}' of {}: {}.".format(
                 key, self.prefix, err)) from None
-        count = int(np.prod(e.shape, dtype=np.int64))
+        count = math.prod(e.shape)  # exact: a crafted shape must not wrap around
         if e.size != count * sdt.itemsize:
             raise self._corrupt(self.index_path, "the entry says {} bytes but shape {} of "
                                 "{} needs {}".format(e.size, e.shape, _dt.name_of(e.dtype),
@@ -370,7 +385,7 @@ class TFCheckpointSource(CheckpointSource):
         return arr
 
     def _read_strings(self, key, e):
-        count = int(np.prod(e.shape, dtype=np.int64))
+        count = math.prod(e.shape)  # exact: a crafted shape must not wrap around
         self._check_range(key, e)
         if count > e.size:  # every element needs at least a 1-byte length
             raise self._corrupt(self.index_path, "{} strings cannot fit in {} bytes".format(

@@ -102,6 +102,15 @@ def dtype_info(name, dt, shape):
     Raises:
         ValueError: for dtypes that no checkpoint format stores (structured / void).
     """
+    return TensorInfo(name, tuple(int(d) for d in shape), _dtype_name(dt, name))
+
+
+def _dtype_name(dt, name):
+    # numpy's dtype.name is slow enough to show when listing 10,000 tensors: cache it.
+    try:
+        return _DTYPE_NAMES[dt]
+    except KeyError:
+        pass
     if dt.kind in "OSU":
         dtype = "string"
     elif dt.name == "bfloat16":
@@ -111,7 +120,11 @@ def dtype_info(name, dt, shape):
                          "convert it to a numeric array first.".format(name, dt))
     else:
         dtype = dt.newbyteorder("=").name
-    return TensorInfo(name, tuple(int(d) for d in shape), dtype)
+    _DTYPE_NAMES[dt] = dtype
+    return dtype
+
+
+_DTYPE_NAMES = {}
 
 
 # ----------------------------------------------------------------------------- dict

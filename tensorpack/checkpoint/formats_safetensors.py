@@ -6,6 +6,7 @@ then the raw little-endian tensor bytes; offsets count from the end of the heade
 Reading holds one tensor in memory at a time; so does writing.
 """
 import json
+import math
 import os
 import shutil
 import struct
@@ -111,6 +112,8 @@ class SafetensorsSource(CheckpointSource):
             header = json.loads(text.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             raise self._bad("its header is not valid JSON ({})".format(e)) from None
+        except RecursionError:
+            raise self._bad("its header nests JSON too deeply") from None
         if not isinstance(header, dict):
             raise self._bad("its header is not a JSON object")
         meta = header.pop("__metadata__", None)
@@ -123,12 +126,34 @@ class SafetensorsSource(CheckpointSource):
         self._entries = {}
         for name, e in header.items():
             self._entries[name] = self._check_entry(name, e, data_len)
+        self._check_layout(data_len)
+
+    def _check_layout(self, data_len):
+        # As strict as the reference package: the tensors tile the data exactly, in offset
+        # order, so a gap, an overlap, two names for one range, or trailing bytes (e.g. an
+        # inserted byte that shifts every tensor) is a corrupt file, not silently wrong values.
+        spans = sorted((begin, begin + self._nbytes(name), name)
+                       for name, (_, _, begin) in self._entries.items())
+        pos = 0
+        for begin, end, name in spans:
+            if begin != pos:
+                raise self._bad("tensor '{}' starts at data byte {} but the previous tensor "
+                                "ends at byte {} (a {} in the data)".format(
+                                    name, begin, pos, "gap" if begin > pos else "overlap"))
+            pos = end
+        if pos != data_len:
+            raise self._bad("its tensors cover {} data bytes but the file holds {} (not fully "
+                            "covered)".format(pos, data_len))
+
+    def _nbytes(self, name):
+        code, shape, _ = self._entries[name]
+        return math.prod(shape) * np.dtype(_CODES[code][0]).itemsize
 
     def _check_entry(self, name, e, data_len):
         if not isinstance(e, dict) or not {"dtype", "shape", "data_offsets"} <= set(e):
             raise self._bad("tensor '{}' needs dtype, shape and data_offsets".format(name))
         code, shape, offs = e["dtype"], e["shape"], e["data_offsets"]
-        if code not in _CODES:
+        if not isinstance(code, str) or code not in _CODES:
             raise self._bad("tensor '{}' has unknown dtype {!r} (known: {})".format(
                 name, code, ", ".join(_CODES)))
         if not isinstance(shape, list) or not all(
@@ -139,7 +164,7 @@ class SafetensorsSource(CheckpointSource):
             raise self._bad("tensor '{}' has invalid data_offsets {!r}".format(name, offs))
         begin, end = offs
         storage = np.dtype(_CODES[code][0])
-        nbytes = int(np.prod(shape, dtype=np.int64)) * storage.itemsize
+        nbytes = math.prod(shape) * storage.itemsize  # exact: no int64 overflow
         if not 0 <= begin <= end or end - begin != nbytes:
             raise self._bad("tensor '{}' ({} {}) needs {} bytes but data_offsets {} give "
                             "{}".format(name, code, shape, nbytes, offs, end - begin))

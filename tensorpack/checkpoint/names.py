@@ -11,11 +11,18 @@ __all__ = ["get_op_tensor_name", "normalize_name", "is_training_name",
 
 _TENSOR_SUFFIX = re.compile(r":\d+$")
 
-# Slots that optimizers add next to a variable: ``<var>/<suffix>``.
+# Slots that optimizers add next to a variable: ``<var>/<suffix>``. Every optimizer of
+# ``tf.compat.v1.train`` (RMSProp: rms, momentum, and the centered mean; AdagradDA: two
+# accumulators), the Adamax / Nadam names of older contrib optimizers, tensorpack's
+# gradient accumulation and moving averages.
 TRAINING_SLOT_SUFFIXES = (
-    "Adam", "Adam_1", "Momentum", "Adadelta", "Adadelta_1", "RMSProp", "RMSProp_1",
-    "Adagrad", "AccumGrad", "ExponentialMovingAverage",
+    "Momentum", "Momentum_1", "Adam", "Adam_1", "Adagrad", "AdagradDA", "AdagradDA_1",
+    "ProximalAdagrad", "RMSProp", "RMSProp_1", "RMSProp_2", "Ftrl", "Ftrl_1", "Adadelta",
+    "Adadelta_1", "Adamax", "Adamax_1", "Nadam", "Nadam_1", "AccumGrad",
+    "ExponentialMovingAverage",
 )
+# Training-only variables of their own (Adam's running powers of beta1 / beta2).
+_TRAINING_VARIABLES = re.compile(r"(^|/)beta[12]_power(_\d+)?$")
 
 
 def get_op_tensor_name(name):
@@ -38,7 +45,8 @@ def normalize_name(name):
 
 
 def is_training_name(name):
-    """Whether a variable name belongs to training only (upstream's rule, kept as is).
+    """Whether a variable name belongs to training only (upstream's rule, extended to every
+    optimizer ``tf.compat.v1.train`` ships).
 
     Such variables (optimizer slots, moving-average shadows, gradient accumulators) are
     needed to resume training, but not to run the model, and restoring into a fresh graph
@@ -58,4 +66,4 @@ def is_training_name(name):
         return True
     if name.startswith("AccumGrad") or name.startswith("apply_gradients"):
         return True
-    return False
+    return bool(_TRAINING_VARIABLES.search(name))

@@ -13,7 +13,7 @@ from tensorpack.checkpoint.state import STATE_FILENAME, read_checkpoint_state
 from tensorpack.utils import logger
 
 __all__ = ["resolve_checkpoint_prefix", "list_checkpoints", "checkpoint_files",
-           "checkpoint_step"]
+           "checkpoint_step", "save_leftovers"]
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _STEP = re.compile(r"-(\d+)$")
@@ -68,6 +68,34 @@ def list_checkpoints(dirname, prefix="model"):
     return [c for _, c in sorted(found)]
 
 
+def save_leftovers(dirname, prefix="model"):
+    """What interrupted saves of ``<prefix>-<step>`` checkpoints left in a directory.
+
+    TensorFlow writes each file as ``NAME.tempstate<random>`` and renames it when complete,
+    writes shards into ``<prefix>-<step>_temp*/`` directories first, and writes a checkpoint's
+    data before its index; the state file is replaced via ``checkpoint.tmp<random>``. A
+    process killed half-way leaves those behind, and nothing would ever read or remove them.
+
+    Args:
+        dirname (str): the checkpoint directory.
+        prefix (str): the checkpoints' name before ``-<step>``.
+
+    Returns:
+        list[str]: files and directories that are safe to delete (no complete checkpoint
+        among them), sorted.
+    """
+    dirname = os.fspath(dirname)
+    esc = glob.escape(os.path.join(dirname, prefix))
+    found = set(glob.glob(os.path.join(glob.escape(dirname), "*.tempstate*")))
+    found.update(glob.glob(os.path.join(glob.escape(dirname), STATE_FILENAME + ".tmp*")))
+    found.update(d for d in glob.glob(esc + "-*_temp*") if os.path.isdir(d))
+    for data in glob.glob(esc + "-*.data-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"):
+        ckpt = _DATA_SUFFIX.sub("", data)
+        if checkpoint_step(ckpt) is not None and not _exists(ckpt):
+            found.add(data)  # data without its index: the merge step never finished
+    return sorted(found)
+
+
 def _newest_in_dir(dirname):
     """The newest checkpoint in a directory with no usable state file: highest step, then mtime."""
     candidates = []
@@ -115,6 +143,10 @@ def _resolve_dir(dirname, state_file, tried):
     if found is None:
         tried.append(os.path.join(dirname, "*.index"))
         found = _newest_in_dir(dirname)
+        if found is not None and len(tried) > 1:  # the state file named something missing
+            logger.warning("The state file '{}' names '{}', which does not exist; using the "
+                           "newest checkpoint in '{}' instead: '{}'.".format(
+                               state_file, tried[0][:-len(".index")], dirname, found))
     return found
 
 

@@ -22,6 +22,7 @@ Matching rules (upstream tensorpack's, plus a few additions):
 * ``strict``: raise when a graph variable (other than a training-only one or
   ``global_step``) has no value.
 """
+import difflib
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Optional
@@ -29,13 +30,12 @@ from typing import Optional
 import numpy as np
 
 from tensorpack.checkpoint.names import TRAINING_SLOT_SUFFIXES, is_training_name, normalize_name
+from tensorpack.utils import logger
 
 __all__ = ["VarSpec", "PlanEntry", "RestorePlan", "make_plan", "can_cast", "shapes_agree",
            "IgnoreRule", "split_entries"]
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
-# Slots that are not in the shared list but that TF1 optimizers also create.
-_EXTRA_SLOTS = ("Ftrl", "Ftrl_1", "Adamax", "Adamax_1", "Nadam", "Nadam_1", "Momentum_1")
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,8 @@ class RestorePlan:
         source_only (list[str]): source keys no variable used (training-only excluded).
         source_only_training (list[str]): training-only source keys no variable used.
         source_ignored (list[str]): source keys left unused because they were ignored.
+        unmatched_ignores (list[str]): ``ignore`` patterns that matched no name on either
+            side (probably a typo).
     """
     entries: list = field(default_factory=list)
     skipped: list = field(default_factory=list)
@@ -115,6 +117,7 @@ class RestorePlan:
     source_only: list = field(default_factory=list)
     source_only_training: list = field(default_factory=list)
     source_ignored: list = field(default_factory=list)
+    unmatched_ignores: list = field(default_factory=list)
 
     @property
     def total_bytes(self):
@@ -213,7 +216,7 @@ def _base_names(name):
     for _ in range(2):  # e.g. EMA/W/Momentum
         if cur.startswith("EMA/"):
             cur = cur[4:]
-        elif "/" in cur and cur.rsplit("/", 1)[1] in TRAINING_SLOT_SUFFIXES + _EXTRA_SLOTS:
+        elif "/" in cur and cur.rsplit("/", 1)[1] in TRAINING_SLOT_SUFFIXES:
             cur = cur.rsplit("/", 1)[0]
         else:
             break
@@ -242,18 +245,32 @@ class IgnoreRule:
             pats.append(normalize_name(p))
         self.exact = {p for p in pats if not any(c in p for c in "*?[")}
         self.globs = [p for p in pats if p not in self.exact]
+        self.patterns = list(dict.fromkeys(pats))
 
     def __bool__(self):
         return bool(self.exact or self.globs)
 
     def matches(self, name):
         """Whether ``name`` (or the variable it is a slot of) is ignored."""
+        return bool(self.matching(name))
+
+    def matching(self, name):
+        """The patterns that ignore ``name`` (or the variable it is a slot of)."""
         if not self:
-            return False
+            return []
+        found = []
         for n in _base_names(normalize_name(name)):
-            if n in self.exact or any(fnmatch.fnmatchcase(n, g) for g in self.globs):
-                return True
-        return False
+            if n in self.exact:
+                found.append(n)
+            found += [g for g in self.globs if fnmatch.fnmatchcase(n, g)]
+        return found
+
+    def unmatched(self, names):
+        """The patterns that match none of ``names`` (probably a typo)."""
+        used = set()
+        for n in names:
+            used.update(self.matching(n))
+        return [p for p in self.patterns if p not in used]
 
 
 def _index_source(infos):
@@ -361,9 +378,34 @@ def make_plan(variables, infos, prefix=None, ignore=(), relaxed=False, ignore_mi
             plan.source_only_training.append(key)
         else:
             plan.source_only.append(key)
+    if rule:
+        plan.unmatched_ignores = rule.unmatched(
+            [normalize_name(s.name) for s in variables] + [normalize_name(k) for k in infos] +
+            [_strip_prefix(normalize_name(s.name), prefix) for s in variables])
+        if plan.unmatched_ignores:
+            logger.warning("ignore={} matches no variable of the graph and no key of {}; is "
+                           "it misspelled?".format(plan.unmatched_ignores, source_name))
     if strict and plan.graph_only:
+        missing = ["'{}'{}".format(v, _hint(_strip_prefix(v, prefix), plan.source_only))
+                   for v in plan.graph_only]
         raise ValueError(
-            "strict=True: {} graph variable(s) have no value in {}: {}. Pass ignore=[...] "
-            "for the ones to keep freshly initialized.".format(
-                len(plan.graph_only), source_name, ", ".join(plan.graph_only)))
+            "strict=True: {} graph variable(s) have no value in {}: {}. Rename the keys "
+            "or variables so they match, or pass ignore=[...] for the ones to keep freshly "
+            "initialized.".format(len(plan.graph_only), source_name, ", ".join(missing)))
     return plan
+
+
+def _hint(name, keys, limit=3):
+    """`` (closest keys: ...)`` for a name that found no key, or ``""``.
+
+    Closest means: equal but for case, then the most similar spellings, then the same last
+    component (``fc0/W`` vs ``dense/W``).
+    """
+    norm = {normalize_name(k): k for k in keys}
+    lower = name.lower()
+    found = [k for n, k in norm.items() if n.lower() == lower]
+    found += [norm[n] for n in difflib.get_close_matches(name, list(norm), n=limit, cutoff=0.6)
+              if norm[n] not in found]
+    last = name.rsplit("/", 1)[-1]
+    found += [k for n, k in norm.items() if n.rsplit("/", 1)[-1] == last and k not in found]
+    return " (closest keys: {})".format(", ".join(found[:limit])) if found else ""

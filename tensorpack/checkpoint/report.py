@@ -33,6 +33,8 @@ class RestoreReport:
         source_only (list[str]): source keys that no variable used (training-only names
             are in ``source_only_training``).
         source_only_training (list[str])
+        source_ignored (list[str]): source keys left unused because of ``ignore``.
+        unmatched_ignores (list[str]): ``ignore`` patterns that matched nothing.
     """
     source: str = ""
     restored: list = field(default_factory=list)
@@ -44,6 +46,8 @@ class RestoreReport:
     graph_only_training: list = field(default_factory=list)
     source_only: list = field(default_factory=list)
     source_only_training: list = field(default_factory=list)
+    source_ignored: list = field(default_factory=list)
+    unmatched_ignores: list = field(default_factory=list)
 
     @classmethod
     def from_plan(cls, plan, source=""):
@@ -58,7 +62,9 @@ class RestoreReport:
             graph_only=list(plan.graph_only),
             graph_only_training=list(plan.graph_only_training),
             source_only=list(plan.source_only),
-            source_only_training=list(plan.source_only_training))
+            source_only_training=list(plan.source_only_training),
+            source_ignored=list(plan.source_ignored),
+            unmatched_ignores=list(plan.unmatched_ignores))
 
     @classmethod
     def merge(cls, reports):
@@ -79,7 +85,7 @@ class RestoreReport:
             got.update(r.restored)
         for r in reports:
             for name in ("restored", "cast", "reshaped", "skipped", "ignored", "source_only",
-                         "source_only_training"):
+                         "source_only_training", "source_ignored"):
                 getattr(out, name).extend(getattr(r, name))
         seen = set()
         for r in reports:
@@ -89,6 +95,10 @@ class RestoreReport:
                         seen.add((name, v))
                         getattr(out, name).append(v)
         out.restored = list(dict.fromkeys(out.restored))
+        # a pattern is unmatched in a chain only if it matched nothing in any restore
+        unmatched = [set(r.unmatched_ignores) for r in reports if r.unmatched_ignores]
+        out.unmatched_ignores = sorted(set.intersection(*unmatched)) if len(unmatched) == len(
+            reports) and unmatched else []
         return out
 
     @property
@@ -119,6 +129,12 @@ class RestoreReport:
                 "{} ({})".format(v, r) for v, r in self.skipped)))
         if self.ignored:
             rows.append(("ignored", len(self.ignored), names(self.ignored)))
+        if self.source_ignored:
+            rows.append(("source-ignored", len(self.source_ignored),
+                         names(self.source_ignored)))
+        if self.unmatched_ignores:
+            rows.append(("ignore unmatched", len(self.unmatched_ignores),
+                         names(self.unmatched_ignores)))
         if self.graph_only:
             rows.append(("graph-only", len(self.graph_only), names(self.graph_only)))
         if self.source_only:

@@ -45,6 +45,8 @@ def _itemsize(dtype):
         return None
     if dtype == "bfloat16":
         return 2
+    if dtype.startswith("float8"):  # ml_dtypes' names; NumPy knows them only once it is imported
+        return 1
     return np.dtype(dtype).itemsize
 
 

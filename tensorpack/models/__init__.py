@@ -1,12 +1,18 @@
-"""Layers with upstream's call style (``Layer(name, inputs, ...)``) and variable names."""
-from tensorpack.models.layers import (AvgPooling, BatchNorm, BNReLU, Conv2D, Dropout,
-                                      FullyConnected, GlobalAvgPooling, MaxPooling)
-from tensorpack.models.linearwrap import LinearWrap
-from tensorpack.models.registry import argscope, get_arg_scope, layer_register
-from tensorpack.models.regularize import (l1_regularizer, l2_regularizer, regularize_cost,
-                                          regularize_cost_from_collection)
+"""Layers with upstream's call style (``Layer(name, inputs, ...)``), argument names and
+variable names, built on ``tf.nn`` and ``tf.compat.v1`` variables (never Keras)."""
+import importlib
 
-__all__ = ["FullyConnected", "Conv2D", "MaxPooling", "AvgPooling", "GlobalAvgPooling",
-           "BatchNorm", "BNReLU", "Dropout", "LinearWrap", "layer_register", "argscope",
-           "get_arg_scope", "regularize_cost", "regularize_cost_from_collection",
-           "l2_regularizer", "l1_regularizer"]
+# Upstream's public layer modules; their ``__all__`` names are exported from here.
+_MODULES = ("batch_norm", "common", "conv2d", "fc", "layer_norm", "linearwrap", "nonlin",
+            "pool", "regularize", "shapes")
+
+__all__ = []
+for _name in _MODULES:
+    _mod = importlib.import_module("tensorpack.models." + _name)
+    for _k in _mod.__all__:
+        globals()[_k] = getattr(_mod, _k)
+        __all__.append(_k)
+del _name, _mod, _k
+
+# Kept importable from here (they live in tensorpack.tfutils.argscope, as upstream).
+from tensorpack.tfutils.argscope import argscope, get_arg_scope  # noqa: E402,F401

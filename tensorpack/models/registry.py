@@ -1,107 +1,177 @@
-"""Layer registration and ``argscope``: upstream's calling convention for layers.
+"""Layer registration: upstream's calling convention for layers.
 
-A registered layer is called as ``Layer(name, inputs, ...)``; it builds its variables in
+A registered layer is called as ``Layer(name, inputs, ...)``. It builds its variables in
 ``variable_scope(name)`` (so a FullyConnected named ``fc`` owns ``fc/W`` and ``fc/b``),
-names its result ``name/output``, and takes default arguments from the enclosing
-:func:`argscope`.
+takes default arguments from the enclosing :func:`~tensorpack.tfutils.argscope.argscope`,
+and (if registered with ``log_shape=True``) logs its input and output shapes the first time
+a scope name is built.
 """
-import contextlib
-import copy
 import functools
+import re
+from typing import Callable, Optional
+
+import tensorflow as tf
 
 from tensorpack.compat import tfv1
+from tensorpack.tfutils.argscope import get_arg_scope
+from tensorpack.tfutils.model_utils import get_shape_str
 from tensorpack.utils import logger
 
-__all__ = ["layer_register", "argscope", "get_arg_scope", "get_registered_layer"]
+__all__ = ["layer_register", "disable_layer_logging"]
 
-_ARG_SCOPE_STACK = []
 _LAYER_REGISTRY = {}
-_LOGGED_SCOPES = set()
+_CONFLICT = object()  # marks a name registered twice
+_TOWER_PREFIX = re.compile(r"tower[0-9]+/")
 
 
-def get_arg_scope():
-    """Returns: dict: layer name -> default keyword arguments currently in effect."""
-    return _ARG_SCOPE_STACK[-1] if _ARG_SCOPE_STACK else {}
+class _ShapeLog:
+    """Logs layer shapes, indenting the layers built inside another layer.
+
+    A layer with no logged layer inside gives one line ``'name': in --> out``; a layer
+    with nested layers gives an ``input`` line, its children's lines, and an ``output``
+    line.
+    """
+
+    def __init__(self):
+        self.logged = set()
+        self.disabled = False
+        self._pending = []  # layers entered whose input line is not printed yet
+        self._depth = 0
+
+    def reset(self):
+        self._pending = []
+        self._depth = 0
+
+    def should_log(self, scope_name):
+        return not self.disabled and _TOWER_PREFIX.sub("", scope_name) not in self.logged
+
+    def enter(self, name, shapes):
+        for pending_name, pending_shapes in self._pending:  # a parent of this layer
+            logger.info("{}'{}' input: {}".format("  " * self._depth, pending_name,
+                                                  pending_shapes))
+            self._depth += 1
+        self._pending = [(name, shapes)]
+
+    def leave(self, name, in_shapes, out_shapes):
+        self.logged.add(_TOWER_PREFIX.sub("", name))
+        if self._pending:
+            self._pending = []
+            logger.info("{}'{}': {} --> {}".format("  " * self._depth, name, in_shapes,
+                                                   out_shapes))
+        else:
+            self._depth = max(self._depth - 1, 0)
+            logger.info("{}'{}' output: {}".format("  " * self._depth, name, out_shapes))
 
 
-@contextlib.contextmanager
-def argscope(layers, **kwargs):
-    """Set default keyword arguments of some layers inside a ``with`` block.
+_SHAPE_LOG = _ShapeLog()
+
+
+def disable_layer_logging() -> None:
+    """From now on, no layer logs its shapes (useful when building many towers)."""
+    _SHAPE_LOG.disabled = True
+
+
+def get_registered_layer(name: str) -> Optional[Callable]:
+    """
+    Args:
+        name (str): a layer's name, e.g. ``'Conv2D'``.
+
+    Returns:
+        the registered layer, or None.
+
+    Raises:
+        KeyError: if two different layers were registered under this name.
+    """
+    layer = _LAYER_REGISTRY.get(name)
+    if layer is _CONFLICT:
+        raise KeyError("Two layers are registered with the name '{}' (@layer_register on two "
+                       "functions of that name); rename one of them.".format(name))
+    return layer
+
+
+def _register(name, layer):
+    if name == "tf":
+        raise ValueError("A layer cannot be named 'tf' (LinearWrap uses .tf for TensorFlow).")
+    _LAYER_REGISTRY[name] = _CONFLICT if name in _LAYER_REGISTRY else layer
+    if name == "Conv2DTranspose":
+        _register("Deconv2D", layer)
+
+
+def _is_tensor_like(x):
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        return True
+    return isinstance(x, (list, tuple)) and len(x) > 0 and \
+        isinstance(x[0], (tf.Tensor, tf.Variable))
+
+
+def layer_register(log_shape: bool = False, use_scope: Optional[bool] = True) -> Callable:
+    """A decorator that turns ``func(inputs, ...)`` into a layer.
 
     Args:
-        layers: a registered layer or a list of them.
-        kwargs: the defaults.
+        log_shape (bool): log the input and output shapes the first time each scope name is
+            built (see :func:`disable_layer_logging`).
+        use_scope (bool or None): True: the layer is called as ``Layer(name, inputs, ...)``
+            and built in ``variable_scope(name)``. None: the name is optional (called with
+            one, as for True). False: called without a name.
 
     Example::
 
-        with argscope([Conv2D, FullyConnected], activation=tf.nn.relu):
-            x = Conv2D('conv0', x, 32, 3)
+        @layer_register()
+        def Scale(x, init=1.0):
+            return x * tf.get_variable('s', [], initializer=tf.constant_initializer(init))
+
+        y = Scale('scale0', x)    # variable scale0/s
     """
-    if not isinstance(layers, (list, tuple)):
-        layers = [layers]
-    new_scope = copy.copy(get_arg_scope())
-    for layer in layers:
-        name = getattr(layer, "__name__", None)
-        if not getattr(layer, "_is_registered_layer", False):
-            raise ValueError("argscope() takes registered layers, got {!r}.".format(layer))
-        new_scope[name] = dict(new_scope.get(name, {}), **kwargs)
-    _ARG_SCOPE_STACK.append(new_scope)
-    try:
-        yield
-    finally:
-        _ARG_SCOPE_STACK.pop()
+    if use_scope is False and log_shape:
+        raise ValueError("layer_register(log_shape=True) needs use_scope=True or None: "
+                         "shapes are logged per layer name.")
 
+    def wrapper(func):
+        fname = func.__name__
 
-def _shape_str(t):
-    if isinstance(t, (list, tuple)):
-        return ",".join(_shape_str(x) for x in t)
-    return str(t.shape.as_list() if t.shape.rank is not None else "?")
-
-
-def get_registered_layer(name):
-    """Returns: the registered layer called ``name``, or None."""
-    return _LAYER_REGISTRY.get(name)
-
-
-def layer_register(log_shape=True, use_scope=True):
-    """Turn ``func(inputs, ...)`` into a layer called as ``Layer(name, inputs, ...)``.
-
-    Args:
-        log_shape (bool): log the input and output shapes the first time a name is built.
-        use_scope (bool or None): True: called with a name, built in ``variable_scope(name)``;
-            None: the name is optional (with one, as for True); False: an optional name
-            only opens a name scope.
-    """
-    def wrap(func):
         @functools.wraps(func)
         def layer(*args, **kwargs):
             named = bool(args) and isinstance(args[0], str)
             if use_scope and not named:
-                raise ValueError("{} must be called as {}(name, inputs, ...), got {!r} as "
-                                 "the first argument.".format(func.__name__, func.__name__,
-                                                              args[:1]))
-            if named and use_scope is not False:
-                name, inputs, rest = args[0], args[1], args[2:]
-            elif named:  # a name for a layer without variables: just a name scope
-                with tfv1.name_scope(args[0]):
-                    actual = dict(get_arg_scope().get(func.__name__, {}), **kwargs)
-                    return func(*args[1:], **actual)
+                raise ValueError("{0} must be called as {0}(name, inputs, ...): the first "
+                                 "argument should be the layer's name, got {1!r}.".format(
+                                     fname, args[0] if args else None))
+            if named:
+                if use_scope is False:
+                    logger.warn("Layer {} takes no name argument; call it without the name or "
+                                "register it with use_scope=None.".format(fname))
+                name, args = args[0], args[1:]
             else:
-                name, inputs, rest = None, args[0], args[1:]
-            actual = dict(get_arg_scope().get(func.__name__, {}))
-            actual.update(kwargs)
+                name = None
+            if not args or not _is_tensor_like(args[0]):
+                raise ValueError("{}: the inputs must be a tf.Tensor (or a list of them), "
+                                 "got {!r}.".format(fname, args[0] if args else None))
+            scope_args = get_arg_scope().get(fname)
+            if scope_args:
+                actual = dict(scope_args)
+                actual.update(kwargs)
+            else:
+                actual = kwargs
             if name is None:
-                return func(inputs, *rest, **actual)
+                return func(*args, **actual)
             with tfv1.variable_scope(name) as scope:
-                outputs = func(inputs, *rest, **actual)
-                if log_shape and scope.name not in _LOGGED_SCOPES:
-                    _LOGGED_SCOPES.add(scope.name)
-                    logger.info("{} input: {}".format(scope.name, _shape_str(inputs)))
-                    logger.info("{} output: {}".format(scope.name, _shape_str(outputs)))
-            return outputs
-        layer._is_registered_layer = True
-        layer.symbolic_function = func
+                do_log = log_shape and _SHAPE_LOG.should_log(scope.name)
+                if not do_log:
+                    return func(*args, **actual)
+                in_shapes = get_shape_str(args[0])
+                _SHAPE_LOG.enter(scope.name, in_shapes)
+                try:
+                    outputs = func(*args, **actual)
+                except BaseException:
+                    _SHAPE_LOG.reset()  # a failed build must not skew later indentation
+                    raise
+                _SHAPE_LOG.leave(scope.name, in_shapes, get_shape_str(outputs))
+                return outputs
+
         layer.use_scope = use_scope
-        _LAYER_REGISTRY[func.__name__] = layer
+        layer.symbolic_function = func
+        layer.__argscope_enabled__ = True
+        layer._is_registered_layer = True
+        _register(fname, layer)
         return layer
-    return wrap
+    return wrapper

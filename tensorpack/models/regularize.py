@@ -4,11 +4,13 @@ import re
 import tensorflow as tf
 
 from tensorpack.compat import tfv1
+from tensorpack.models._helpers import is_training
+from tensorpack.models.common import layer_register
 from tensorpack.tfutils.tower import get_current_tower_context
 from tensorpack.utils import logger
 
 __all__ = ["regularize_cost", "regularize_cost_from_collection", "l2_regularizer",
-           "l1_regularizer"]
+           "l1_regularizer", "Dropout"]
 
 
 def l2_regularizer(scale):
@@ -77,3 +79,51 @@ def regularize_cost_from_collection(name="regularize_cost"):
     if not losses:
         return tf.constant(0, dtype=tf.float32, name="empty_" + name)
     return tf.add_n([tf.cast(x, tf.float32) for x in losses], name=name)
+
+
+@layer_register(use_scope=None)
+def Dropout(x, *args, **kwargs):
+    """Dropout, active only while training (by default: the tower context says so).
+
+    For upstream compatibility, a positional argument is the probability to *keep*
+    (``Dropout(x, 0.8)`` drops 20%); prefer ``rate=`` (the probability to drop) or
+    ``keep_prob=``.
+
+    Args:
+        x (tf.Tensor): the input.
+        rate (float): fraction to drop (default 0.5).
+        keep_prob (float): fraction to keep (old name; not together with ``rate``).
+        training (bool): override the tower context (old name: ``is_training``).
+        noise_shape: as in ``tf.nn.dropout``.
+
+    Returns:
+        tf.Tensor
+    """
+    if "is_training" in kwargs:
+        kwargs["training"] = kwargs.pop("is_training")
+    if args:
+        if len(args) > 1:
+            raise TypeError("Dropout takes one positional argument (keep_prob) after the "
+                            "input; pass the others by keyword.")
+        if "rate" in kwargs or "keep_prob" in kwargs:
+            raise TypeError("Dropout: give the probability once (positional keep_prob, "
+                            "keep_prob= or rate=).")
+        if args[0] != 0.5:
+            logger.warn("The positional argument of Dropout is the probability to keep (as "
+                        "in upstream tensorpack), not to drop. Use rate= to be explicit.")
+        rate = 1.0 - args[0]
+    elif "keep_prob" in kwargs:
+        if "rate" in kwargs:
+            raise TypeError("Dropout: give either keep_prob= or rate=, not both.")
+        rate = 1.0 - kwargs.pop("keep_prob")
+    else:
+        rate = kwargs.pop("rate", 0.5)
+    training = kwargs.pop("training", None)
+    noise_shape = kwargs.pop("noise_shape", None)
+    seed = kwargs.pop("seed", None)
+    kwargs.pop("name", None)
+    if kwargs:
+        raise TypeError("Dropout got unexpected arguments: {}.".format(", ".join(kwargs)))
+    if not is_training(training):
+        return tf.identity(x)
+    return tf.nn.dropout(x, rate=rate, noise_shape=noise_shape, seed=seed)

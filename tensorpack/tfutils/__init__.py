@@ -2,7 +2,7 @@
 import importlib
 
 # Upstream exports these submodules' public names from ``tensorpack.tfutils``.
-_MODULES = ("common", "sessinit", "varmanip", "sesscreate", "summary", "tower")
+_MODULES = ("common", "sessinit", "varmanip", "sesscreate", "summary", "tower", "argscope")
 
 __all__ = []
 for _name in _MODULES:

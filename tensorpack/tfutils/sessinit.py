@@ -76,6 +76,14 @@ class _SourceRestore(SessionInit):
         self._given = source
         self._allow_pickle = allow_pickle
         self._source = open_source(_expand(source), allow_pickle=allow_pickle)
+        try:
+            # What can be known now fails now, naming the file: an unreadable index or
+            # header, an object array, a file of another kind. (The listing is kept.)
+            self._source.infos()
+        except BaseException:
+            if isinstance(source, (str, os.PathLike)):
+                self._source.close()
+            raise
         self.path = self._source.path  # AutoResumeTrainConfig reads this attribute
         self.prefix = prefix
         self.ignore = IgnoreRule(ignore)

@@ -11,6 +11,8 @@ Examples::
     ls-checkpoint train_log/run1/model-5000 --filter 'conv*/W'
     ls-checkpoint pretrained.npz --regex 'bn|BatchNorm' --json
     ls-checkpoint train_log/run1/model-5000 --check   # also verify every tensor's data
+    ls-checkpoint train_log/run1 --verify             # verify every checkpoint in the dir
+    ls-checkpoint train_log/run1 --verify --repair-state
 """
 import json
 import sys
@@ -36,6 +38,15 @@ def _parser():
     p.add_argument("--check", action="store_true",
                    help="also read every listed tensor and verify its checksum (reads all "
                         "the data; without it only the index is read)")
+    p.add_argument("--verify", action="store_true",
+                   help="PATH is a directory: read every model-STEP checkpoint in it, verify "
+                        "checksums, and name the newest intact one (exit status 1 if any "
+                        "checkpoint is damaged)")
+    p.add_argument("--repair-state", action="store_true",
+                   help="with --verify: rewrite the directory's 'checkpoint' state file to "
+                        "name the newest intact checkpoint")
+    p.add_argument("--prefix", default="model",
+                   help="with --verify: the checkpoints' name before -STEP (default: model)")
     _cli.add_source_arguments(p, verify=False)
     return p
 
@@ -124,8 +135,73 @@ def _print_json(path, infos, totals, out):
         json.dumps(path), tensors, json.dumps(totals)))
 
 
+def _verify_directory(args):
+    import os
+
+    from tqdm import tqdm
+
+    from tensorpack.checkpoint.paths import list_checkpoints
+    from tensorpack.checkpoint.state import latest_checkpoint
+    from tensorpack.checkpoint.verify import repair_state_file, verify_directory
+    if not os.path.isdir(args.path):
+        raise _cli.ToolError(args.path, "--verify needs the directory a training run saved "
+                                        "into")
+    with _cli.about(args.path):
+        ckpts = list_checkpoints(args.path, args.prefix)
+        if not ckpts:
+            raise _cli.ToolError(args.path, "no {}-STEP checkpoint in this directory".format(
+                args.prefix))
+        total = sum(os.path.getsize(f) for c in ckpts for f in _data_files(c))
+        with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="verifying",
+                  file=sys.stderr, disable=None, leave=False) as bar:
+            results = verify_directory(args.path, args.prefix, progress=bar.update)
+        state_latest = latest_checkpoint(args.path)
+        repaired = repair_state_file(args.path, results) if args.repair_state else None
+    newest = next((r.path for r in results if r.ok), None)
+    if args.json:
+        sys.stdout.write(json.dumps({
+            "directory": args.path, "newest_intact": newest, "state_latest": state_latest,
+            "repaired": repaired,
+            "checkpoints": [dict(r._asdict(), ok=r.ok) for r in results]}, indent=1) + "\n")
+    else:
+        rows = [(os.path.basename(r.path), "" if r.step is None else str(r.step),
+                 str(r.tensors), _cli.human_bytes(r.nbytes),
+                 "intact" if r.ok else "DAMAGED: " + r.problem) for r in results]
+        from tabulate import tabulate
+        sys.stdout.write(tabulate(rows, headers=("checkpoint", "step", "tensors", "checked",
+                                                 "status"), disable_numparse=True) + "\n")
+        sys.stdout.write(_verdict(newest, state_latest, repaired, args.repair_state) + "\n")
+    bad = sum(not r.ok for r in results)
+    if bad:
+        sys.stderr.write("{}: {} of {} checkpoints in '{}' are damaged\n".format(
+            PROG, bad, len(results), args.path))
+        return 1
+    return 0
+
+
+def _data_files(prefix):
+    from tensorpack.checkpoint.paths import checkpoint_files
+    return checkpoint_files(prefix)
+
+
+def _verdict(newest, state_latest, repaired, asked_repair):
+    if newest is None:
+        return "No intact checkpoint."
+    line = "Newest intact checkpoint: {}.".format(newest)
+    if repaired:
+        return line + " The state file now names it."
+    if state_latest != newest:
+        line += " The state file names {}; --repair-state points it at the newest intact " \
+                "one.".format(state_latest or "no existing checkpoint")
+    return line
+
+
 def _main(argv):
     args = _parser().parse_args(argv)
+    if args.repair_state and not args.verify:
+        raise _cli.ToolError(None, "--repair-state works with --verify")
+    if args.verify:
+        return _verify_directory(args)
     keep = _cli.name_filter(args.globs, args.regexes)
     source = _cli.open_input(args.path, allow_pickle=args.allow_pickle)
     with source, _cli.about(args.path):

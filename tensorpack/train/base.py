@@ -10,12 +10,10 @@ Callbacks get ``self.trainer`` and read the loop counters through it
 (``trainer.global_step``, ``epoch_num``, ``local_step``, ``steps_per_epoch``...).
 """
 import copy
-import functools
 import time
 import weakref
 
 import tensorflow as tf
-from tabulate import tabulate
 
 from tensorpack.callbacks.base import Callback
 from tensorpack.callbacks.group import Callbacks
@@ -23,10 +21,12 @@ from tensorpack.callbacks.monitor import Monitors
 from tensorpack.callbacks.steps import MaintainStepCounter
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.common import get_global_step_value
+from tensorpack.tfutils.model_utils import describe_trainable_vars
 from tensorpack.tfutils.sesscreate import NewSessionCreator
 from tensorpack.tfutils.sessinit import JustCurrentSession, SessionInit
 from tensorpack.train.hooked_session import HookedSession
 from tensorpack.utils import logger
+from tensorpack.utils.argtools import call_only_once
 from tensorpack.utils.utils import humanize_time_delta
 
 __all__ = ["StopTraining", "Trainer"]
@@ -34,41 +34,6 @@ __all__ = ["StopTraining", "Trainer"]
 
 class StopTraining(Exception):
     """Raise it (e.g. from a callback) to end training cleanly."""
-
-
-def call_only_once(func):
-    """Make a method raise if it is called twice on the same object."""
-    @functools.wraps(func)
-    def wrapper(self, *args, **kwargs):
-        done = self.__dict__.setdefault("_called_once", set())
-        if func.__name__ in done:
-            raise RuntimeError("{}.{}() can be called only once per instance.".format(
-                type(self).__name__, func.__name__))
-        done.add(func.__name__)
-        return func(self, *args, **kwargs)
-    return wrapper
-
-
-
-def describe_trainable_vars():
-    """Log a table of the trainable variables, their shapes and the parameter count."""
-    train_vars = tfv1.trainable_variables()
-    if not train_vars:
-        logger.warn("No trainable variables in the graph!")
-        return
-    rows, total, nbytes = [], 0, 0
-    for v in train_vars:
-        if v.name.startswith("tower"):  # replicas of data-parallel towers
-            continue
-        n = v.shape.num_elements() or 0
-        total += n
-        nbytes += n * v.dtype.base_dtype.size
-        rows.append([v.op.name, v.shape.as_list() if v.shape.rank is not None else "?", n])
-    logger.info("List of Trainable Variables:\n{}\nNumber of trainable variables: {}\n"
-                "Number of parameters (elements): {}\nStorage space needed for all trainable "
-                "variables: {:.02f}MB".format(
-                    tabulate(rows, headers=["name", "shape", "#elements"]),
-                    len(rows), total, nbytes / 1024.0 ** 2))
 
 
 class TrainLoop:

@@ -1,4 +1,5 @@
 """TrainConfig and AutoResumeTrainConfig: every option of a training run in one object."""
+import glob
 import json
 import os
 
@@ -203,9 +204,8 @@ class AutoResumeTrainConfig(TrainConfig):
         dirname = dir or logger.get_logger_dir()
         if not dirname:
             return None
-        from tensorpack.checkpoint.state import latest_checkpoint
         from tensorpack.tfutils.sessinit import SaverRestore
-        prefix = latest_checkpoint(dirname)
+        prefix = _find_checkpoint(dirname)
         return SaverRestore(prefix) if prefix else None
 
     def _resume(self, always_resume, kwargs):
@@ -214,11 +214,16 @@ class AutoResumeTrainConfig(TrainConfig):
             logger.info("AutoResumeTrainConfig: no logger directory is set, so there is nothing "
                         "to resume; starting fresh.")
             return
-        from tensorpack.checkpoint.state import latest_checkpoint
-        prefix = latest_checkpoint(logdir)
+        prefix = _find_checkpoint(logdir)
         if prefix is None:
-            logger.info("AutoResumeTrainConfig: no checkpoint in '{}'; starting fresh.".format(
-                logdir))
+            leftovers = _checkpoint_leftovers(logdir)
+            if leftovers:
+                logger.warn("AutoResumeTrainConfig: '{}' has {} but no checkpoint that can be "
+                            "loaded; starting fresh, and new checkpoints will be saved "
+                            "there.".format(logdir, leftovers))
+            else:
+                logger.info("AutoResumeTrainConfig: no checkpoint in '{}'; starting "
+                            "fresh.".format(logdir))
             return
         step = _read_global_step(prefix)
         epoch = _epoch_from_stats(logdir, step)
@@ -257,3 +262,42 @@ class AutoResumeTrainConfig(TrainConfig):
                         prefix, "?" if step is None else step, self.starting_epoch, why,
                         "overriding " + ", ".join(overrides) if overrides
                         else "no user argument overridden"))
+
+
+def _find_checkpoint(dirname):
+    """The checkpoint to resume from, found as ``SmartInit(dirname)`` finds it (the state
+    file's latest, else, with a warning naming the missing path, the newest in the directory),
+    and verified: when it is damaged, the newest intact one, with a warning per skipped one.
+    """
+    from tensorpack.checkpoint.paths import resolve_checkpoint_prefix
+    from tensorpack.checkpoint.verify import newest_intact, verify_checkpoint
+    try:
+        prefix = resolve_checkpoint_prefix(dirname)
+    except FileNotFoundError:
+        return None
+    result = verify_checkpoint(prefix)
+    if result.ok:
+        return prefix
+
+    def skipped(r):
+        logger.warn("AutoResumeTrainConfig: skipping damaged checkpoint '{}': {}".format(
+            r.path, r.problem))
+    skipped(result)
+    found = newest_intact(dirname, os.path.basename(prefix).rsplit("-", 1)[0],
+                          on_skip=lambda r: None if r.path == prefix else skipped(r))
+    if found is not None:
+        logger.warn("AutoResumeTrainConfig: resuming from '{}', the newest intact checkpoint, "
+                    "instead.".format(found))
+    return found
+
+
+def _checkpoint_leftovers(dirname):
+    """What in ``dirname`` looks like an earlier run's checkpoints (for a warning), or ''."""
+    from tensorpack.checkpoint.state import STATE_FILENAME
+    found = []
+    if os.path.isfile(os.path.join(dirname, STATE_FILENAME)):
+        found.append("a '{}' state file".format(STATE_FILENAME))
+    data = glob.glob(os.path.join(glob.escape(dirname), "*.data-?????-of-?????"))
+    if data:
+        found.append("{} checkpoint data file(s)".format(len(data)))
+    return " and ".join(found)

@@ -103,7 +103,8 @@ def get_tqdm_kwargs(**kwargs):
     """tqdm options giving every tensorpack bar the same look.
 
     ``TENSORPACK_PROGRESS_REFRESH`` (seconds) overrides the refresh interval; without a
-    terminal the bar refreshes rarely so that log files stay readable.
+    terminal the bar refreshes rarely, and appears only once a loop has run that long, so
+    that log files stay readable.
 
     Args:
         kwargs: extra tqdm options, taking precedence.
@@ -123,6 +124,10 @@ def get_tqdm_kwargs(**kwargs):
         if not interactive and "ipykernel" in sys.modules:  # a notebook is interactive too
             interactive = type(out).__module__.startswith("ipykernel")
         opts["mininterval"] = 0.5 if interactive else 180
+        if not interactive:
+            # A log file gets no bar for short loops (the trainer logs one line per epoch
+            # anyway) and a progress line every few minutes in long ones.
+            opts["delay"] = opts["mininterval"]
     opts.update(kwargs)
     return opts
 

@@ -130,12 +130,21 @@ def test_callback_factory():
     assert seen == ["bt", 1, 2]
 
 
-def test_progress_bar_counts_steps_and_shows_tensors(capsys):
+def test_progress_bar_counts_steps_and_shows_tensors(capsys, monkeypatch):
+    monkeypatch.setenv("TENSORPACK_PROGRESS_REFRESH", "100")  # a bar even in a log file
     train_op, _, _ = tiny_model()
     FakeTrainer().train(train_op, [ProgressBar(["cost"])], steps_per_epoch=5, max_epoch=2)
     err = capsys.readouterr().err
     assert err.count("5/5") == 2  # one finished bar per epoch
     assert "cost=" in err
+
+
+def test_progress_bar_stays_out_of_log_files_for_short_epochs(capsys):
+    """Without a terminal, an epoch shorter than the refresh interval prints no bar: the
+    trainer's one line per epoch is the log."""
+    train_op, _, _ = tiny_model()
+    FakeTrainer().train(train_op, [ProgressBar(["cost"])], steps_per_epoch=5, max_epoch=2)
+    assert "5/5" not in capsys.readouterr().err
 
 
 def test_progress_bar_rejects_non_scalars():

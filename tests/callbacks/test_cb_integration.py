@@ -70,7 +70,7 @@ def test_train_infer_save_with_simple_trainer(tmp_path):
     x = np.stack([d[0] for d in val])
     y = np.array([d[1] for d in val])
     wrong = (np.argmax(x @ w + b, axis=1) != y).astype("float64")
-    assert stats[-1]["validation_error"] == np.float32(wrong.mean())
+    assert np.float32(stats[-1]["validation_error"]) == np.float32(wrong.mean())  # NumPy 1 and 2
     batch_means = [wrong[0:4].mean(), wrong[4:8].mean(), wrong[8:10].mean()]
     assert np.isclose(stats[-1]["validation_batch_error"], np.mean(batch_means))
     assert stats[-1]["validation_error"] != stats[-1]["validation_batch_error"]

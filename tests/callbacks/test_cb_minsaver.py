@@ -118,18 +118,18 @@ def test_stale_shards_of_previous_best_are_removed(tmp_path):
     _run(tmp_path, [0.5], MinSaver("val-error"))
     files = sorted(os.path.basename(f) for f in glob.glob(str(tmp_path / "min-val-error.*")))
     assert files == ["min-val-error.data-00000-of-00001", "min-val-error.index",
-                     "min-val-error.json"]
+                     "min-val-error.json", "min-val-error.versions"]
 
 
 def test_failed_copy_keeps_previous_best(tmp_path, monkeypatch):
     set_logger_dir(tmp_path)
     _run(tmp_path, [0.5], MinSaver("val-error"))
     before = open(str(tmp_path / "min-val-error.index"), "rb").read()
-    import tensorpack.callbacks.best_saver as bs
+    import tensorpack.checkpoint.published as published
 
     def broken(src, dst):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr(bs, "_place_file", broken)
+    monkeypatch.setattr(published, "_place", broken)
     tfv1.reset_default_graph()
     logs = _run(tmp_path, [0.1], MinSaver("val-error"), starting_epoch=2)
     assert open(str(tmp_path / "min-val-error.index"), "rb").read() == before

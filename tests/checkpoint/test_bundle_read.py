@@ -519,3 +519,37 @@ def test_fields_of_the_wrong_wire_type_are_corrupt(tmp_path):
         f.write(tb.finish())
     with pytest.raises(CorruptCheckpointError, match="bad bundle header"):
         TFCheckpointSource(prefix)
+
+
+def test_partitioned_entry_with_huge_declared_shape_allocates_nothing(partitioned_ckpt, tmp_path):
+    """A crafted index declares the partitioned tensor 1 GiB large; its slices hold 40 floats.
+    The reader must refuse before allocating the declared size (it used to allocate it and
+    return uninitialised memory around the slices)."""
+    import tracemalloc
+
+    from tensorflow.core.protobuf import tensor_bundle_pb2
+
+    from tensorpack.checkpoint.table import TableBuilder
+    with open(partitioned_ckpt + ".index", "rb") as f:
+        table = read_table(f.read())
+    builder = TableBuilder()
+    for key, value in table:
+        if key == b"part":
+            entry = tensor_bundle_pb2.BundleEntryProto.FromString(value)
+            entry.shape.dim[1].size = 1 << 26  # [10, 2^26] float32: 2.5 GiB
+            value = entry.SerializeToString()
+        builder.add(key, value)
+    prefix = str(tmp_path / "crafted")
+    with open(prefix + ".index", "wb") as f:
+        f.write(builder.finish())
+    shutil.copyfile(partitioned_ckpt + ".data-00000-of-00001", prefix + ".data-00000-of-00001")
+    tracemalloc.start()
+    try:
+        with TFCheckpointSource(prefix) as src:
+            with pytest.raises(CorruptCheckpointError, match="crafted.*part"):
+                src.read("part")
+            assert src.read("plain").tolist() == [1.0, 1.0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20

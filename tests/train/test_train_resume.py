@@ -155,3 +155,61 @@ def test_always_resume_false_treats_session_init_none_as_not_given(logdir, captu
     config = AutoResumeTrainConfig(always_resume=False, model=TinyModel(), dataflow=_df(),
                                    steps_per_epoch=3, session_init=None)
     assert isinstance(config.session_init, SaverRestore) and config.starting_epoch == 2
+
+
+class WarnCapture(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())
+
+
+@pytest.fixture
+def warnings_logged():
+    handler = WarnCapture()
+    log = logging.getLogger("tensorpack")
+    log.addHandler(handler)
+    yield handler.lines
+    log.removeHandler(handler)
+
+
+@pytest.mark.parametrize("named", ["/moved/away/run1/model-6", "model-9"])
+def test_resume_falls_back_when_state_names_a_missing_checkpoint(logdir, captured,
+                                                                 warnings_logged, named):
+    """A moved run directory (absolute paths) or a deleted latest checkpoint: resume from the
+    checkpoint SmartInit would pick, say so at WARNING level, and overwrite nothing."""
+    _run(max_epoch=2, monitors=[])
+    with open(os.path.join(logdir, "checkpoint"), "w") as f:
+        f.write('model_checkpoint_path: "{0}"\nall_model_checkpoint_paths: "{0}"\n'.format(named))
+    before = open(os.path.join(logdir, "model-6.data-00000-of-00001"), "rb").read()
+    config, probe = _run(AutoResumeTrainConfig, max_epoch=3, monitors=[])
+    assert config.starting_epoch == 3 and probe.start_step == 6
+    assert any(named in w and "model-6" in w for w in warnings_logged), warnings_logged
+    assert open(os.path.join(logdir, "model-6.data-00000-of-00001"), "rb").read() == before
+    assert os.path.exists(os.path.join(logdir, "model-9.index"))
+
+
+def test_starting_fresh_over_unloadable_checkpoints_is_a_warning(logdir, warnings_logged,
+                                                                 fresh_graph):
+    with open(os.path.join(logdir, "checkpoint"), "w") as f:
+        f.write('model_checkpoint_path: "/gone/model-6"\n')
+    open(os.path.join(logdir, "model-6.data-00000-of-00001"), "wb").close()  # no index
+    config = AutoResumeTrainConfig(model=TinyModel(), dataflow=_df(), steps_per_epoch=3)
+    assert config.session_init is None and config.starting_epoch == 1
+    assert any("starting fresh" in w and "state file" in w for w in warnings_logged)
+
+
+def test_resume_skips_a_damaged_latest_checkpoint(logdir, captured, warnings_logged):
+    _run(max_epoch=2, monitors=[])
+    with open(os.path.join(logdir, "model-6.data-00000-of-00001"), "r+b") as f:
+        f.seek(4)
+        byte = f.read(1)
+        f.seek(4)
+        f.write(bytes([byte[0] ^ 0x10]))
+    config, probe = _run(AutoResumeTrainConfig, max_epoch=3, monitors=[])
+    assert config.starting_epoch == 2 and probe.start_step == 3  # from model-3
+    assert any("skipping damaged checkpoint" in w and "model-6" in w and "checksum" in w
+               for w in warnings_logged)
+    assert any("model-3" in w and "newest intact" in w for w in warnings_logged)
