@@ -114,3 +114,27 @@ def test_auto_resume_continues_a_multi_tower_run(logdir):
     assert trainer.global_step == 6 and trainer.epoch_num == 2
     assert _values(_latest(logdir))["global_step"] == 6
     assert os.path.basename(_latest(logdir)) == "model-6"
+
+
+class _BatchNormModel(MomentumModel):
+    """Batch-norm statistics are non-trainable model variables: replicas of them too."""
+
+    def build_graph(self, x, y):
+        from tensorpack import BatchNorm, FullyConnected
+        h = tf.nn.relu(BatchNorm("bn", FullyConnected("fc0", x, 8)))
+        logits = FullyConnected("fc", h, 3)
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=y, logits=logits), name="cost")
+
+
+def test_batch_norm_replicated_checkpoint_has_the_one_device_names(logdir):
+    train(SyncMultiGPUTrainerReplicated(2), _BatchNormModel(), split_input(3, 2), 2,
+          callbacks=[ModelSaver()], session_init=SmartInit(None))
+    multi = dict(tf.train.list_variables(_latest(logdir)))
+    assert "tower1/bn/mean/EMA" in {v.op.name for v in tfv1.local_variables()}
+    tfv1.reset_default_graph()
+    one_dir = logdir + "-one"
+    train(SimpleTrainer(), _BatchNormModel(), split_input(6, 1), 1,
+          callbacks=[ModelSaver(checkpoint_dir=one_dir)], session_init=SmartInit(None))
+    assert multi == dict(tf.train.list_variables(one_dir))
+    assert {"bn/mean/EMA", "bn/gamma/Momentum"} <= set(multi)
