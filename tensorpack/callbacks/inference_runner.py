@@ -17,7 +17,7 @@ from .base import Callback
 from .group import Callbacks
 from .inference import Inferencer
 
-__all__ = ["InferenceRunnerBase", "InferenceRunner"]
+__all__ = ["InferenceRunnerBase", "InferenceRunner", "DataParallelInferenceRunner"]
 
 
 def _device_from_int(dev):
@@ -176,5 +176,124 @@ class InferenceRunner(InferenceRunnerBase):
                     raise
             except tfv1.errors.OutOfRangeError:  # a tf.data input reached its end
                 pass
+        for inf in self.infs:
+            inf.trigger_epoch()
+
+
+def _parallel_devices(gpus):
+    """``/gpu:<id>`` per GPU id when a GPU is visible, else ``/cpu:<k>`` for the k-th (the
+    same rule as the data-parallel trainers, whose sessions have that many CPU devices)."""
+    import tensorflow as tf
+    if tf.config.list_physical_devices("GPU"):
+        return ["/gpu:{}".format(k) for k in gpus]
+    return ["/cpu:{}".format(i) for i in range(len(gpus))]
+
+
+class _SplitFetchesHook(_InferencerToHook):
+    """Gives an inferencer the fetches of each tower in turn (one datapoint per tower)."""
+
+    def __init__(self, inf, fetches, per_tower):
+        super().__init__(inf, fetches)
+        self._per_tower = per_tower
+
+    def after_run(self, _, run_values):
+        res = run_values.results
+        for i in range(0, len(res), self._per_tower):
+            self._inf.on_fetches(res[i:i + self._per_tower])
+
+
+class DataParallelInferenceRunner(InferenceRunnerBase):
+    """Like :class:`InferenceRunner`, with one inference tower per device: each run takes
+    one datapoint per tower from the queue, so ``len(gpus)`` datapoints are evaluated in
+    parallel; the remainder (size not a multiple of the towers) runs on the first tower.
+    """
+
+    def __init__(self, input, infs, gpus, tower_name="InferenceTower", tower_func=None):
+        """
+        Args:
+            input (DataFlow or QueueInput): the data (a DataFlow gets a QueueInput); it must
+                have a size.
+            infs (list[Inferencer]): the inferencers.
+            gpus (int or list[int]): the number of devices, or GPU ids.
+            tower_name (str): prefix of the towers' names (``<tower_name><k>``).
+            tower_func (TowerFunc): the model to run; ``trainer.tower_func`` by default.
+
+        Raises:
+            TypeError: for an input that is neither a DataFlow nor a QueueInput.
+            ValueError: for an input without a size or an empty ``gpus``.
+        """
+        from tensorpack.dataflow.base import DataFlow
+        from tensorpack.input_source import QueueInput
+        gpus = list(range(gpus)) if isinstance(gpus, int) else list(gpus)
+        if not gpus:
+            raise ValueError("DataParallelInferenceRunner needs at least one device.")
+        if isinstance(input, DataFlow):
+            input = QueueInput(input)
+        if not isinstance(input, QueueInput):
+            raise TypeError("DataParallelInferenceRunner takes a DataFlow or a QueueInput, got "
+                            "{!r}.".format(input))
+        super().__init__(input, infs)
+        if self._size <= 0:
+            raise ValueError("DataParallelInferenceRunner needs an input with a known size.")
+        self._devices = _parallel_devices(gpus)
+        self._tower_names = ["{}{}".format(tower_name, k) for k in range(len(gpus))]
+        self._tower_func = tower_func
+        self._hooks_parallel = []
+
+    def register_hook(self, hook):
+        """Add a hook to both the parallel and the one-tower runs."""
+        self._hooks.append(hook)
+        self._hooks_parallel.append(hook)
+
+    def _setup_graph(self):
+        from tensorpack.tfutils.tower import PredictTowerContext
+        if self._tower_func is None:
+            self._tower_func = getattr(self.trainer, "tower_func", None)
+            if self._tower_func is None:
+                raise ValueError("DataParallelInferenceRunner needs the model's tower function: "
+                                 "use a trainer with tower_func or pass tower_func=.")
+        input_callbacks = self._input_source.setup(self._tower_func.input_signature)
+        handles = []
+        with tfv1.variable_scope(tfv1.get_variable_scope(), reuse=True):
+            for idx, dev in enumerate(self._devices):
+                vs_name = self.trainer._vs_name_for_predictor(idx) \
+                    if hasattr(self.trainer, "_vs_name_for_predictor") else ""
+                logger.info("[InferenceRunner] Building tower '{}' on device {} {}...".format(
+                    self._tower_names[idx], dev,
+                    "with variable scope '{}'".format(vs_name) if vs_name else ""))
+                with tfv1.device(dev), PredictTowerContext(self._tower_names[idx],
+                                                           vs_name=vs_name):
+                    self._tower_func(*self._input_source.get_input_tensors())
+                    handles.append(self._tower_func.towers[-1])
+        self._input_callbacks = Callbacks(input_callbacks)
+        input_hooks = self._input_callbacks.get_hooks()
+        for inf in self.infs:
+            names = inf.get_fetches()
+            self._hooks.append(_InferencerToHook(inf, handles[0].get_tensors(names)))
+            fetches = [t for h in handles for t in h.get_tensors(names)]
+            self._hooks_parallel.append(_SplitFetchesHook(inf, fetches, len(names)))
+        self._hooks.extend(input_hooks)
+        self._hooks_parallel.extend(input_hooks)
+        for inf in self.infs:
+            inf.setup_graph(self.trainer)
+        self._input_callbacks.setup_graph(self.trainer)
+
+    def _before_train(self):
+        super()._before_train()
+        self._parallel_runner = _RunWithHooks(self.trainer.sess, self._hooks_parallel)
+
+    def _trigger(self):
+        for inf in self.infs:
+            inf.before_epoch()
+        self._input_source.reset_state()
+        towers, left = len(self._devices), self._size
+        with tqdm.tqdm(total=self._size, **get_tqdm_kwargs()) as bar:
+            while left >= towers:
+                self._parallel_runner.run()
+                bar.update(towers)
+                left -= towers
+            for _ in range(left):
+                self._runner.run()
+                bar.update(1)
         for inf in self.infs:
             inf.trigger_epoch()

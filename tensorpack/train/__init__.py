@@ -5,7 +5,10 @@ from tensorpack.train.config import (DEFAULT_CALLBACKS, DEFAULT_MONITORS, AutoRe
 from tensorpack.train.interface import apply_default_prefetch, launch_train_with_config
 from tensorpack.train.model_desc import ModelDesc, ModelDescBase
 from tensorpack.train.tower import SingleCostTrainer, TowerTrainer
-from tensorpack.train.trainers import (AsyncMultiGPUTrainer, NoOpTrainer, QueueInputTrainer,
+from tensorpack.train.trainers import (AsyncMultiGPUTrainer, BytePSTrainer,
+                                       DistributedTrainerParameterServer,
+                                       DistributedTrainerReplicated, HorovodTrainer,
+                                       NoOpTrainer, QueueInputTrainer,
                                        SimpleTrainer, SyncMultiGPUTrainer,
                                        SyncMultiGPUTrainerParameterServer,
                                        SyncMultiGPUTrainerReplicated)
@@ -15,4 +18,5 @@ __all__ = ["StopTraining", "Trainer", "TrainConfig", "AutoResumeTrainConfig",
            "apply_default_prefetch", "ModelDesc", "ModelDescBase", "TowerTrainer",
            "SingleCostTrainer", "SimpleTrainer", "NoOpTrainer", "QueueInputTrainer",
            "SyncMultiGPUTrainerParameterServer", "SyncMultiGPUTrainerReplicated",
-           "AsyncMultiGPUTrainer", "SyncMultiGPUTrainer"]
+           "AsyncMultiGPUTrainer", "SyncMultiGPUTrainer", "HorovodTrainer", "BytePSTrainer",
+           "DistributedTrainerParameterServer", "DistributedTrainerReplicated"]

@@ -158,7 +158,7 @@ class Trainer:
             raise TypeError("setup_callbacks() takes two lists, got {} and {}.".format(
                 type(callbacks).__name__, type(monitors).__name__))
         describe_trainable_vars()
-        self.register_callback(MaintainStepCounter())
+        self.register_callback(self._make_step_counter())
         for cb in callbacks:
             self.register_callback(cb)
         # Monitors are callbacks too (they write files at trigger time); the Monitors group
@@ -169,6 +169,10 @@ class Trainer:
         logger.info("Setup callbacks graph ...")
         self._callbacks = Callbacks(self._callbacks)
         self._callbacks.setup_graph(weakref.proxy(self))
+
+    def _make_step_counter(self):
+        """The callback that advances the global step with every training iteration."""
+        return MaintainStepCounter()
 
     # ---- session -----------------------------------------------------------------------------
     @call_only_once

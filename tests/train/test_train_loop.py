@@ -318,9 +318,9 @@ def test_one_device_data_parallel_trainers_train_like_upstream(fresh_graph, make
     assert trainer.towers.training()[0].get_tensor("cost").name == "tower0/cost:0"
 
 
-def test_multi_gpu_is_a_clear_error():
+def test_data_parallel_trainer_bad_gpu_count_is_a_clear_error():
     from tensorpack import SyncMultiGPUTrainerReplicated
-    with pytest.raises(NotImplementedError, match="multi-GPU"):
-        SyncMultiGPUTrainerReplicated(2)
+    with pytest.raises(ValueError, match="empty"):
+        SyncMultiGPUTrainerReplicated([])
     with pytest.raises(ValueError, match="positive"):
         SyncMultiGPUTrainerReplicated(0)
