@@ -5,6 +5,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -67,8 +68,9 @@ def kill_round(logdir, mode, rng, timeout=120):
         dict: {"resumed": step or None, "latest": step after the kill or None}
     """
     before = check_directory(logdir) if os.path.isdir(logdir) else None
+    err = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, CHILD, logdir, mode], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
+                            stderr=err, stdin=subprocess.DEVNULL, text=True,
                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     try:
         deadline = time.time() + timeout
@@ -76,8 +78,11 @@ def kill_round(logdir, mode, rng, timeout=120):
         while time.time() < deadline:
             line = proc.stdout.readline()
             if not line:
-                raise Inconsistent("the run exited before starting (status {})".format(
-                    proc.wait(timeout=10)))
+                status = proc.wait(timeout=10)
+                err.seek(0)
+                tail = err.read().decode("utf-8", "replace").strip().splitlines()[-6:]
+                raise Inconsistent("the run exited before starting (status {}): {}".format(
+                    status, " | ".join(tail)))
             if line.startswith("started"):
                 resumed = int(line.split()[1])
                 break
@@ -97,4 +102,5 @@ def kill_round(logdir, mode, rng, timeout=120):
         proc.kill()
         proc.wait(timeout=30)
         proc.stdout.close()
+        err.close()
     return {"resumed": resumed, "latest": check_directory(logdir)}
