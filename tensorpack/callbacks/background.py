@@ -60,15 +60,20 @@ class KeptCheckpoints:
     def add(self, prefix: str) -> None:
         """Record a complete checkpoint, delete those that fall out, rewrite the state file."""
         self.kept = [(p, t) for p, t in self.kept if p != prefix] + [(prefix, time.time())]
+        dropped = []
         while self.max_to_keep and len(self.kept) > self.max_to_keep:
             old, stamp = self.kept.pop(0)
             if self.every and stamp > self.next_keep_time:
                 self.next_keep_time += self.every  # kept for good, as TF does
                 continue
+            dropped.append(old)
+        # The state file first: a crash in between leaves files nobody lists, never a state
+        # file that lists deleted checkpoints.
+        write_checkpoint_state(self.dirname, prefix, [p for p, _ in self.kept],
+                               [t for _, t in self.kept])
+        for old in dropped:
             for f in checkpoint_files(old):
                 try:
                     os.remove(f)
                 except OSError:
                     pass
-        write_checkpoint_state(self.dirname, prefix, [p for p, _ in self.kept],
-                               [t for _, t in self.kept])
