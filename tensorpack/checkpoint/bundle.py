@@ -27,7 +27,7 @@ from tensorpack.checkpoint.bundle_entry import (SHAPE_CACHE, data_file_name, dty
 from tensorpack.checkpoint.orderedcode import encode_slice_key
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
 from tensorpack.checkpoint.table import FOOTER_SIZE, MAGIC, TableError, read_table
-from tensorpack.checkpoint.wire import WireError, iter_fields, read_varint, signed64
+from tensorpack.utils.protobuf_wire import WireError, iter_fields, read_varint, signed64
 
 __all__ = ["TFCheckpointSource", "CorruptCheckpointError"]
 

@@ -6,7 +6,7 @@ takes a fast path over the protobuf bytes (and shares decoded shapes between ent
 """
 import struct
 
-from tensorpack.checkpoint.wire import WireError, iter_fields, read_varint, signed64
+from tensorpack.utils.protobuf_wire import WireError, iter_fields, read_varint, signed64
 
 __all__ = ["data_file_name", "Entry", "parse_entry", "parse_slice", "dtype_and_shape", "SHAPE_CACHE"]
 

@@ -23,7 +23,7 @@ from tensorpack.checkpoint import dtypes as _dt
 from tensorpack.checkpoint.bundle_entry import data_file_name
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
 from tensorpack.checkpoint.table import TableBuilder
-from tensorpack.checkpoint.wire import encode_varint, field_bytes, field_fixed32, field_varint
+from tensorpack.utils.protobuf_wire import encode_varint, field_bytes, field_fixed32, field_varint
 from tensorpack.utils.fs import fsync_dir, mkdir_p
 
 __all__ = ["write_tf_checkpoint", "encode_entry", "HEADER"]

@@ -19,7 +19,7 @@ import struct
 from typing import NamedTuple, Optional, Union
 
 from tensorpack.checkpoint.names import normalize_name
-from tensorpack.checkpoint.wire import (FIXED32 as _FIXED32, LEN as _LEN, VARINT as _VARINT,
+from tensorpack.utils.protobuf_wire import (FIXED32 as _FIXED32, LEN as _LEN, VARINT as _VARINT,
                                         WireError, iter_fields, read_varint, signed64)
 
 __all__ = ["VariableRecord", "VARIABLE_COLLECTIONS", "read_metagraph_collections",

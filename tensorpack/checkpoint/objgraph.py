@@ -8,7 +8,7 @@ variable's attribute there records its ``full_name`` (the variable's own name, e
 """
 from typing import List, NamedTuple
 
-from tensorpack.checkpoint.wire import WireError, iter_fields
+from tensorpack.utils.protobuf_wire import WireError, iter_fields
 
 __all__ = ["OBJECT_GRAPH_KEY", "VARIABLE_SUFFIX", "TrackableNode", "parse_object_graph",
            "checkpoint_key_full_names", "readable_name"]

@@ -12,7 +12,7 @@ The 48-byte footer holds the metaindex and index block handles and a magic numbe
 import struct
 
 from tensorpack.checkpoint import crc32c as _crc
-from tensorpack.checkpoint.wire import WireError, encode_varint, read_varint
+from tensorpack.utils.protobuf_wire import WireError, encode_varint, read_varint
 
 __all__ = ["TableError", "read_table", "TableBuilder", "MAGIC", "FOOTER_SIZE"]
 

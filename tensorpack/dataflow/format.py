@@ -11,6 +11,7 @@ import numpy as np
 from tensorpack.dataflow.base import DataFlowReentrantGuard, RNGDataFlow
 from tensorpack.dataflow.common import MapData
 from tensorpack.utils import logger
+from tensorpack.utils.protobuf_wire import WireError, iter_fields
 from tensorpack.utils.serialize import loads
 from tensorpack.utils.utils import get_tqdm
 
@@ -153,17 +154,6 @@ class LMDBDataDecoder(MapData):
         super().__init__(lmdb_data, lambda dp: decoder(dp[0], dp[1]))
 
 
-def _varint(buf, pos):
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
 def parse_caffe_datum(buf):
     """The fields of a serialized ``caffe.Datum`` protobuf (no protobuf library needed).
 
@@ -175,26 +165,12 @@ def parse_caffe_datum(buf):
     """
     names = {1: "channels", 2: "height", 3: "width", 4: "data", 5: "label"}
     fields = {"channels": 0, "height": 0, "width": 0, "label": 0, "data": b""}
-    pos = 0
     try:
-        while pos < len(buf):
-            key, pos = _varint(buf, pos)
-            number, wire = key >> 3, key & 7
-            if wire == 0:
-                value, pos = _varint(buf, pos)
-            elif wire == 2:
-                size, pos = _varint(buf, pos)
-                value, pos = bytes(buf[pos:pos + size]), pos + size
-            elif wire in (1, 5):
-                value, pos = None, pos + (8 if wire == 1 else 4)
-            else:
-                raise ValueError("unsupported wire type {}".format(wire))
-            if pos > len(buf):
-                raise ValueError("truncated field {}".format(number))
+        for number, _, value in iter_fields(buf):
             if number in names:
-                fields[names[number]] = value
-    except IndexError:
-        raise ValueError("truncated Datum") from None
+                fields[names[number]] = bytes(value) if number == 4 else value
+    except WireError as e:
+        raise ValueError("not a well-formed caffe.Datum: {}".format(e)) from None
     return fields
 
 

@@ -314,7 +314,7 @@ def test_concurrent_reads_share_one_handle(sharded_ckpt):
 
 from tensorpack.checkpoint import orderedcode as oc  # noqa: E402
 from tensorpack.checkpoint import objgraph as og  # noqa: E402
-from tensorpack.checkpoint import wire  # noqa: E402
+from tensorpack.utils import protobuf_wire as wire  # noqa: E402
 from tensorpack.checkpoint.bundle_writer import HEADER, encode_entry  # noqa: E402
 from tensorpack.checkpoint.table import TableBuilder, TableError  # noqa: E402
 

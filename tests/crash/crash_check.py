@@ -1,8 +1,6 @@
 """Kill a training run at random moments and check what it leaves: shared by
 ``tests/crash/test_crash_savers.py`` (a few rounds) and ``bench/stress_crash.py`` (many)."""
 import os
-import random
-import signal
 import subprocess
 import sys
 import tempfile

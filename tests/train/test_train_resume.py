@@ -35,8 +35,8 @@ class Probe(Callback):
 
 
 class LogCapture(logging.Handler):
-    def __init__(self):
-        super().__init__()
+    def __init__(self, level=logging.NOTSET):
+        super().__init__(level)
         self.lines = []
 
     def emit(self, record):
@@ -157,18 +157,9 @@ def test_always_resume_false_treats_session_init_none_as_not_given(logdir, captu
     assert isinstance(config.session_init, SaverRestore) and config.starting_epoch == 2
 
 
-class WarnCapture(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.lines = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-
 @pytest.fixture
 def warnings_logged():
-    handler = WarnCapture()
+    handler = LogCapture(logging.WARNING)
     log = logging.getLogger("tensorpack")
     log.addHandler(handler)
     yield handler.lines

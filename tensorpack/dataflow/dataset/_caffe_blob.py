@@ -8,42 +8,9 @@ import struct
 
 import numpy as np
 
+from tensorpack.utils.protobuf_wire import iter_fields, read_varint
+
 __all__ = ["read_blob_proto"]
-
-
-def _varint(buf, pos):
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(buf):
-    """Yield ``(field_number, wire_type, value)``; length-delimited values are bytes."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wire == 2:
-            length, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + length], pos + length
-        elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise ValueError("unsupported protobuf wire type {}".format(wire))
-        if pos > len(buf):
-            raise ValueError("truncated field {}".format(number))
-        yield number, wire, value
 
 
 def read_blob_proto(filename):
@@ -57,21 +24,21 @@ def read_blob_proto(filename):
         buf = f.read()
     dims, legacy, chunks = [], {}, []
     try:
-        for number, wire, value in _fields(buf):
+        for number, wire, value in iter_fields(buf):
             if number in (1, 2, 3, 4) and wire == 0:
                 legacy[number] = value
             elif number == 5 and wire == 2:
                 chunks.append(np.frombuffer(value, dtype="<f4"))
             elif number == 5 and wire == 5:
-                chunks.append(np.array(struct.unpack("<f", value), dtype="f4"))
+                chunks.append(np.array(struct.unpack("<f", struct.pack("<I", value)), dtype="f4"))
             elif number == 7 and wire == 2:
-                for sub_number, sub_wire, sub_value in _fields(value):
+                for sub_number, sub_wire, sub_value in iter_fields(value):
                     if sub_number == 1 and sub_wire == 0:
                         dims.append(sub_value)
                     elif sub_number == 1 and sub_wire == 2:  # packed int64 dims
                         p = 0
                         while p < len(sub_value):
-                            d, p = _varint(sub_value, p)
+                            d, p = read_varint(sub_value, p)
                             dims.append(d)
     except ValueError as e:
         raise ValueError("{} is not a valid Caffe BlobProto file: {}".format(filename, e)) \

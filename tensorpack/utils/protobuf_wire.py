@@ -1,4 +1,5 @@
-"""The few pieces of the protocol-buffer wire format that checkpoints need.
+"""The protocol-buffer wire format, without the protobuf library: what TensorFlow's
+checkpoint index and metagraph and Caffe's files need.
 
 Decoding works on ``bytes`` and positions; every malformed input raises :class:`WireError`
 (a ``ValueError``) rather than ``IndexError``, so callers can name the file in the message.
