@@ -22,7 +22,7 @@ from datetime import datetime
 import numpy as np
 
 from tensorpack.checkpoint.bundle_writer import write_tf_checkpoint
-from tensorpack.checkpoint.paths import checkpoint_files, save_leftovers
+from tensorpack.checkpoint.paths import checkpoint_files, find_listed_checkpoint, save_leftovers
 from tensorpack.checkpoint.state import read_checkpoint_state
 from tensorpack.compat import tfv1
 from tensorpack.utils import logger
@@ -147,11 +147,12 @@ class ModelSaver(Callback):
                         "(background=True needs whole variables).")
             self._background = False
         self._var_list = var_list
+        self._var_names = [v.op.name for v in var_list]  # the keys Saver writes
         self._nbytes = sum(v.shape.num_elements() * v.dtype.base_dtype.size
                            for v in var_list if v.shape.is_fully_defined()) \
             + _INDEX_BYTES_PER_VAR * len(var_list) + _SPACE_MARGIN
         self._finite_vars, self._finite_op = [], None
-        if self._on_nonfinite != "ignore":
+        if self._on_nonfinite != "ignore" and not self._background:  # background: NumPy checks
             self._finite_vars = [v for v in var_list if v.dtype.base_dtype.is_floating]
             if self._finite_vars:
                 with tfv1.name_scope("ModelSaver_finite"):
@@ -210,13 +211,12 @@ class ModelSaver(Callback):
             return []
         if state is None:
             return []
-        kept = []
-        for p in state.all_model_checkpoint_paths:
-            if not os.path.isfile(p + ".index"):  # a moved directory: look beside the file
-                p = os.path.join(self.checkpoint_dir, os.path.basename(p))
-            if os.path.isfile(p + ".index") and p not in [k for k, _ in kept]:
-                kept.append((p, os.path.getmtime(p + ".index")))
-        return kept
+        kept = {}
+        for named in state.all_model_checkpoint_paths:
+            p = find_listed_checkpoint(named, self.checkpoint_dir)
+            if p is not None and p not in kept:
+                kept[p] = os.path.getmtime(p + ".index")
+        return list(kept.items())
 
     def _recover_kept_checkpoints(self):
         """Let ``max_to_keep`` count the checkpoints an earlier run kept (as the state file
@@ -268,7 +268,7 @@ class ModelSaver(Callback):
 
     def _write_snapshot(self, step, values):
         """Runs on the writer thread: check, write, flush, then name it in the state file."""
-        names = [v.op.name for v in self._var_list]
+        names = self._var_names
         bad = [n for n, v in zip(names, values)
                if v.dtype.kind in "fc" and not np.isfinite(v).all()]
         path, write_state = self.path, True

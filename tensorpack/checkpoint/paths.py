@@ -13,7 +13,7 @@ from tensorpack.checkpoint.state import STATE_FILENAME, read_checkpoint_state
 from tensorpack.utils import logger
 
 __all__ = ["resolve_checkpoint_prefix", "list_checkpoints", "checkpoint_files",
-           "checkpoint_step", "save_leftovers"]
+           "checkpoint_step", "save_leftovers", "find_listed_checkpoint"]
 
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _STEP = re.compile(r"-(\d+)$")
@@ -112,24 +112,31 @@ def _newest_in_dir(dirname):
     return max(candidates)[1]
 
 
+def find_listed_checkpoint(named: str, dirname: str) -> str | None:
+    """Where a checkpoint named in ``dirname``'s state file is now: the path as written, or,
+    when the directory was moved or copied (stale absolute paths), the same name in
+    ``dirname``; None when neither exists."""
+    if _exists(named):
+        return named
+    local = os.path.join(dirname, os.path.basename(named))
+    return local if _exists(local) else None
+
+
 def _from_state(dirname, state_file, tried):
     """The latest checkpoint named by the state file, or None (appending what was tried)."""
     state = read_checkpoint_state(state_file)
     if state is None or not state.model_checkpoint_path:
         return None
     named = state.model_checkpoint_path
+    found = find_listed_checkpoint(named, dirname)
     tried.append(named + ".index")
-    if _exists(named):
-        return named
-    # A directory moved or copied elsewhere keeps stale absolute paths: look beside the file.
     local = os.path.join(dirname, os.path.basename(named))
     if local != named:
         tried.append(local + ".index")
-        if _exists(local):
-            logger.warning("The state file '{}' names '{}', which does not exist; using '{}' "
-                           "from the same directory instead.".format(state_file, named, local))
-            return local
-    return None
+    if found is not None and found != named:
+        logger.warning("The state file '{}' names '{}', which does not exist; using '{}' "
+                       "from the same directory instead.".format(state_file, named, found))
+    return found
 
 
 def _resolve_dir(dirname, state_file, tried):

@@ -15,6 +15,7 @@ Examples::
     ls-checkpoint train_log/run1 --verify --repair-state
 """
 import json
+import os
 import sys
 
 from tensorpack.tools import _cli
@@ -136,11 +137,9 @@ def _print_json(path, infos, totals, out):
 
 
 def _verify_directory(args):
-    import os
-
     from tqdm import tqdm
 
-    from tensorpack.checkpoint.paths import list_checkpoints
+    from tensorpack.checkpoint.paths import checkpoint_files, list_checkpoints
     from tensorpack.checkpoint.state import latest_checkpoint
     from tensorpack.checkpoint.verify import repair_state_file, verify_directory
     if not os.path.isdir(args.path):
@@ -151,7 +150,7 @@ def _verify_directory(args):
         if not ckpts:
             raise _cli.ToolError(args.path, "no {}-STEP checkpoint in this directory".format(
                 args.prefix))
-        total = sum(os.path.getsize(f) for c in ckpts for f in _data_files(c))
+        total = sum(os.path.getsize(f) for c in ckpts for f in checkpoint_files(c))
         with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="verifying",
                   file=sys.stderr, disable=None, leave=False) as bar:
             results = verify_directory(args.path, args.prefix, progress=bar.update)
@@ -177,11 +176,6 @@ def _verify_directory(args):
             PROG, bad, len(results), args.path))
         return 1
     return 0
-
-
-def _data_files(prefix):
-    from tensorpack.checkpoint.paths import checkpoint_files
-    return checkpoint_files(prefix)
 
 
 def _verdict(newest, state_latest, repaired, asked_repair):
