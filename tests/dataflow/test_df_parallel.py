@@ -3,6 +3,7 @@ apart, worker errors surface quickly, and no worker process outlives its consume
 import ast
 import collections
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -238,12 +239,17 @@ def test_map_workers_have_different_global_rngs():
     ds = MultiProcessMapData(source(), 2, lambda dp: [int(np.random.randint(1 << 30)),
                                                       os.getpid()], buffer_size=8)
     ds.reset_state()
-    it = iter(ds)
-    workers = per_worker([next(it) for _ in range(30)])
+    seen = []
+    # On a loaded machine one worker may serve many datapoints first: read on, over epochs.
+    for dp in itertools.islice(itertools.chain.from_iterable(ds for _ in range(10)), 400):
+        seen.append(dp)
+        workers = per_worker(seen)
+        if len(seen) >= 30 and len(workers) == 2 and min(map(len, workers.values())) >= 5:
+            break
+    ds.close()
     assert len(workers) == 2
     a, b = workers.values()
     assert not set(a) & set(b)
-    ds.close()
 
 
 # -------------------------------------------------------------------------------- errors
