@@ -6,8 +6,8 @@ through :func:`normalize_name`.
 """
 import re
 
-__all__ = ["get_op_tensor_name", "normalize_name", "is_training_name",
-           "TRAINING_SLOT_SUFFIXES"]
+__all__ = ["get_op_tensor_name", "normalize_name", "is_training_name", "is_training_state",
+           "slot_owner", "TRAINING_SLOT_SUFFIXES"]
 
 _TENSOR_SUFFIX = re.compile(r":\d+$")
 
@@ -67,3 +67,41 @@ def is_training_name(name: str) -> bool:
     if name.startswith("AccumGrad") or name.startswith("apply_gradients"):
         return True
     return bool(_TRAINING_VARIABLES.search(name))
+
+
+def is_training_state(name: str) -> bool:
+    """Whether a name is state for resuming training rather than a model weight: a
+    training-only name (:func:`is_training_name`) or the step counter ``global_step``.
+
+    A weights file never holds ``global_step`` and a predictor's graph never needs it, so a
+    restore counts such names but does not list them as mismatches, and ``strict=True``
+    does not require them.
+
+    Args:
+        name (str): a variable, op or tensor name.
+
+    Returns:
+        bool
+    """
+    name = normalize_name(name)
+    return name.rsplit("/", 1)[-1] == "global_step" or is_training_name(name)
+
+
+def slot_owner(name: str) -> str | None:
+    """The variable a training-only companion belongs to, or None.
+
+    ``W/Momentum``, ``W/Adam_1``, ``W/ExponentialMovingAverage`` and ``EMA/W`` all give
+    ``W``; ``EMA/W/Momentum`` gives ``EMA/W`` (call again for ``W``).
+
+    Args:
+        name (str): an op name (no ``:0``).
+
+    Returns:
+        str or None
+    """
+    if name.startswith("EMA/"):
+        return name[4:]
+    head, sep, last = name.rpartition("/")
+    if sep and last in TRAINING_SLOT_SUFFIXES:
+        return head
+    return None

@@ -30,12 +30,12 @@ from typing import Optional, Union
 
 import numpy as np
 
-from tensorpack.checkpoint.names import TRAINING_SLOT_SUFFIXES, is_training_name, normalize_name
+from tensorpack.checkpoint.names import is_training_state, normalize_name, slot_owner
 from tensorpack.checkpoint.source import TensorInfo
 from tensorpack.utils import logger
 
-__all__ = ["VarSpec", "PlanEntry", "RestorePlan", "make_plan", "can_cast", "shapes_agree",
-           "IgnoreRule", "split_entries"]
+__all__ = ["VarSpec", "PlanEntry", "RestorePlan", "make_plan", "pair_entry", "strict_error",
+           "can_cast", "shapes_agree", "IgnoreRule", "split_entries"]
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
 
@@ -209,21 +209,14 @@ def can_cast(src_dtype: str, var_dtype: str) -> bool:
 
 
 def _base_names(name):
-    """``name`` and the variable it is a training-only companion of, if any.
-
-    ``W/Momentum``, ``W/Adam_1``, ``W/ExponentialMovingAverage`` and ``EMA/W`` all give
-    ``W`` as well as themselves.
-    """
+    """``name`` and the variables it is a training-only companion of (at most two levels:
+    ``EMA/W/Momentum`` gives itself, ``EMA/W`` and ``W``)."""
     out = [name]
-    cur = name
-    for _ in range(2):  # e.g. EMA/W/Momentum
-        if cur.startswith("EMA/"):
-            cur = cur[4:]
-        elif "/" in cur and cur.rsplit("/", 1)[1] in TRAINING_SLOT_SUFFIXES:
-            cur = cur.rsplit("/", 1)[0]
-        else:
+    for _ in range(2):
+        owner = slot_owner(out[-1])
+        if owner is None:
             break
-        out.append(cur)
+        out.append(owner)
     return out
 
 
@@ -292,15 +285,6 @@ def _strip_prefix(name, prefix):
     return name
 
 
-def _is_training_state(name):
-    """Training-only names plus the step counter: state for resuming, not model weights.
-
-    A weights file never has ``global_step`` and a predictor's graph never needs it, so
-    neither case is worth listing as a mismatch (it is still counted in the report).
-    """
-    return is_training_name(name) or name.rsplit("/", 1)[-1] == "global_step"
-
-
 def make_plan(variables: Sequence[VarSpec], infos: Mapping[str, TensorInfo],
               prefix: Optional[str] = None,
               ignore: Union[str, Iterable[str], IgnoreRule] = (), relaxed: bool = False,
@@ -342,7 +326,7 @@ def make_plan(variables: Sequence[VarSpec], infos: Mapping[str, TensorInfo],
                 used.setdefault(key, None)
             continue
         if key is None:
-            (plan.graph_only_training if _is_training_state(var) else plan.graph_only).append(var)
+            (plan.graph_only_training if is_training_state(var) else plan.graph_only).append(var)
             continue
         if used.get(key) is not None:
             raise ValueError(
@@ -350,18 +334,7 @@ def make_plan(variables: Sequence[VarSpec], infos: Mapping[str, TensorInfo],
                 "{!r}). Rename one of them or pass ignore=[...] for one.".format(
                     used[key], var, key, source_name, prefix))
         used[key] = var
-        info = infos[key]
-        shape = tuple(info.shape)
-        var_shape = None if spec.shape is None else tuple(spec.shape)
-        reason = None
-        if not shapes_agree(var_shape, shape, relaxed):
-            reason = "shape {} in {} vs {} in the graph".format(
-                shape, source_name, var_shape)
-        elif info.dtype != spec.dtype and not (relaxed and can_cast(info.dtype, spec.dtype)):
-            reason = "dtype {} in {} vs {} in the graph{}".format(
-                info.dtype, source_name, spec.dtype,
-                "" if relaxed else " (use ignore_mismatch=True / SaverRestoreRelaxed for "
-                "float casts)")
+        entry, reason = pair_entry(spec, infos[key], relaxed=relaxed, source_name=source_name)
         if reason is not None:
             if not ignore_mismatch:
                 raise ValueError("Cannot restore variable '{}' from '{}': {}. Fix the "
@@ -370,9 +343,7 @@ def make_plan(variables: Sequence[VarSpec], infos: Mapping[str, TensorInfo],
                                      var, key, reason, var))
             plan.skipped.append((var, key, reason))
             continue
-        nbytes = info.nbytes if getattr(info, "nbytes", None) else 0
-        plan.entries.append(PlanEntry(var, key, shape, info.dtype, var_shape, spec.dtype,
-                                      nbytes))
+        plan.entries.append(entry)
     used_norm = {normalize_name(k) for k in used}
     for key in infos:
         if key in used or normalize_name(key) in used_norm:  # also 'x:0' when 'x' was used
@@ -380,7 +351,7 @@ def make_plan(variables: Sequence[VarSpec], infos: Mapping[str, TensorInfo],
         norm = normalize_name(key)
         if rule.matches(norm):
             plan.source_ignored.append(key)
-        elif _is_training_state(norm):
+        elif is_training_state(norm):
             plan.source_only_training.append(key)
         else:
             plan.source_only.append(key)
@@ -392,13 +363,56 @@ def make_plan(variables: Sequence[VarSpec], infos: Mapping[str, TensorInfo],
             logger.warning("ignore={} matches no variable of the graph and no key of {}; is "
                            "it misspelled?".format(plan.unmatched_ignores, source_name))
     if strict and plan.graph_only:
-        missing = ["'{}'{}".format(v, _hint(_strip_prefix(v, prefix), plan.source_only))
-                   for v in plan.graph_only]
-        raise ValueError(
-            "strict=True: {} graph variable(s) have no value in {}: {}. Rename the keys "
-            "or variables so they match, or pass ignore=[...] for the ones to keep freshly "
-            "initialized.".format(len(plan.graph_only), source_name, ", ".join(missing)))
+        raise strict_error(plan.graph_only, plan.source_only, source_name, prefix)
     return plan
+
+
+def pair_entry(spec: VarSpec, info: TensorInfo, relaxed: bool = False,
+               source_name: str = "the source") -> tuple[Optional[PlanEntry], Optional[str]]:
+    """Whether one stored tensor can be loaded into one variable: the single rule for
+    shapes and dtypes, used by every restore and by ``SessionUpdate``.
+
+    Args:
+        spec (VarSpec): the variable.
+        info (TensorInfo): the stored tensor.
+        relaxed (bool): allow reshapes (same element count) and safe casts.
+        source_name (str): how to call the source in the reason.
+
+    Returns:
+        tuple: ``(PlanEntry, None)`` if it can be loaded, else ``(None, reason)``.
+    """
+    shape = tuple(info.shape)
+    var_shape = None if spec.shape is None else tuple(spec.shape)
+    if not shapes_agree(var_shape, shape, relaxed):
+        return None, "shape {} in {} vs {} in the graph".format(shape, source_name, var_shape)
+    if info.dtype != spec.dtype and not (relaxed and can_cast(info.dtype, spec.dtype)):
+        return None, "dtype {} in {} vs {} in the graph{}".format(
+            info.dtype, source_name, spec.dtype,
+            "" if relaxed else " (use ignore_mismatch=True / SaverRestoreRelaxed for float "
+            "casts)")
+    nbytes = info.nbytes or 0
+    return PlanEntry(normalize_name(spec.name), info.name, shape, info.dtype, var_shape,
+                     spec.dtype, nbytes), None
+
+
+def strict_error(missing: Sequence[str], candidates: Sequence[str], source_name: str,
+                 prefix: Optional[str] = None) -> ValueError:
+    """The ``strict=True`` failure: each unfilled variable with the closest source keys.
+
+    Args:
+        missing (list[str]): graph variables that got no value.
+        candidates (list[str]): source keys no variable used (where the hints come from).
+        source_name (str): the source, for the message.
+        prefix (str): the restore's ``prefix`` (hints compare names without it).
+
+    Returns:
+        ValueError: to raise.
+    """
+    named = ["'{}'{}".format(v, _hint(_strip_prefix(v, prefix), candidates)) for v in missing]
+    return ValueError(
+        "strict=True: {} graph variable(s) have no value in {}: {}. Rename the keys "
+        "or variables so they match, or pass ignore=[...] for the ones to keep freshly "
+        "initialized.".format(len(missing), source_name, ", ".join(named)))
 
 
 def _hint(name, keys, limit=3):

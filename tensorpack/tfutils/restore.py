@@ -24,10 +24,11 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from tensorpack.checkpoint.plan import VarSpec, split_entries
+from tensorpack.checkpoint.plan import PlanEntry, RestorePlan, VarSpec, split_entries
 from tensorpack.compat import tfv1
 
-__all__ = ["var_spec", "graph_variables", "prepare", "run", "PreparedRestore", "feed_values",
+__all__ = ["var_spec", "graph_variables", "prepare", "run", "PreparedRestore", "RestoreStep",
+           "FeedStep", "RestoreOps", "feed_values", "convert", "check_listing",
            "DEFAULT_CHUNK_BYTES", "MAX_RUNS", "STACK_MAX_BYTES"]
 
 DEFAULT_CHUNK_BYTES = 128 << 20
@@ -35,26 +36,82 @@ MAX_RUNS = 8  # more runs than this costs more in graph preparation than it save
 STACK_MAX_BYTES = 1 << 20  # feed same-shaped variables up to this size as one stacked array
 
 _SCOPE = "tensorpack_restore"
-_CACHE_ATTR = "_tensorpack_restore_ops"  # tf.Graph attribute holding a _GraphOps
 
 
-class _GraphOps:
-    """Restore ops already built in one graph."""
+class RestoreOps:
+    """The restore ops already built in one graph, so that a second restore (another
+    checkpoint, ``SessionUpdate``, a predictor made from the same graph) builds nothing.
 
-    def __init__(self):
-        self.feed = {}      # variable op name -> (placeholder, assign op)
-        self.stacked = {}   # variable op names -> (stacked placeholder, assign ops)
-        self.restore = {}   # (keys, variable names) -> (prefix placeholder, [assign ops])
+    There is one per graph: get it with :meth:`of`. It is kept on the graph object itself
+    (the ops refer to their graph, so a table keyed by graphs, even a weak one, would keep
+    every graph alive; a graph collection would be written into every exported meta graph).
+    """
 
+    _ATTR = "_tensorpack_restore_ops"
 
-def _graph_ops(graph):
-    # Kept on the graph itself: the cached ops refer to the graph, so a dict keyed by the
-    # graph (even a weak one) would keep every graph alive.
-    ops = getattr(graph, _CACHE_ATTR, None)
-    if ops is None:
-        ops = _GraphOps()
-        setattr(graph, _CACHE_ATTR, ops)
-    return ops
+    def __init__(self, graph):
+        self.graph = graph
+        self._feed = {}      # variable op name -> (placeholder, assign op)
+        self._stacked = {}   # variable op names -> (stacked placeholder, assign ops)
+        self._restore = {}   # (keys, variable names) -> (prefix placeholder, assign ops)
+
+    @classmethod
+    def of(cls, graph: "tf.Graph") -> "RestoreOps":
+        """The cache of ``graph`` (made on first use)."""
+        ops = getattr(graph, cls._ATTR, None)
+        if ops is None:
+            ops = cls(graph)
+            setattr(graph, cls._ATTR, ops)
+        return ops
+
+    def feed(self, variables):
+        """``{name: (placeholder, assign op)}`` for the variables that have (or, while the
+        graph is not finalized, get) their own placeholder."""
+        missing = [n for n in variables if n not in self._feed]
+        if missing and not self.graph.finalized:
+            with _building(self.graph):
+                for name in missing:
+                    var = variables[name]
+                    ph = _placeholder(self.graph, var)
+                    self._feed[name] = (ph, _assign(var, ph))
+        return {n: self._feed[n] for n in variables if n in self._feed}
+
+    def stacked(self, names, variables):
+        """(placeholder, assign ops) loading same-shaped variables from one stacked array.
+
+        One placeholder and one ``Unpack`` for the group instead of a placeholder per
+        variable: fewer new ops and fewer feeds make the first run markedly cheaper.
+        Returns None if the ops do not exist and the graph is finalized.
+        """
+        key = tuple(names)
+        if key not in self._stacked:
+            if self.graph.finalized:
+                return None
+            with _building(self.graph):
+                first = variables[names[0]]
+                ph = tfv1.placeholder(first.dtype.base_dtype,
+                                      [len(names)] + first.shape.as_list())
+                parts = tf.unstack(ph, num=len(names))
+                self._stacked[key] = (ph, [_assign(variables[n], x)
+                                           for n, x in zip(names, parts)])
+        return self._stacked[key]
+
+    def restore(self, keys, variables):
+        """(prefix placeholder, assign ops) restoring ``keys`` into ``variables`` with one
+        ``RestoreV2``, or None if they do not exist and the graph is finalized."""
+        sig = (tuple(keys), tuple(v.op.name for v in variables))
+        if sig not in self._restore:
+            if self.graph.finalized:
+                return None
+            with _building(self.graph):
+                prefix = tfv1.placeholder(tf.string, [])
+                values = tf.raw_ops.RestoreV2(
+                    prefix=prefix, tensor_names=list(keys), shape_and_slices=[""] * len(keys),
+                    dtypes=[v.dtype.base_dtype for v in variables])
+                if len(keys) == 1 and not isinstance(values, (list, tuple)):
+                    values = [values]
+                self._restore[sig] = (prefix, [_assign(v, x) for v, x in zip(variables, values)])
+        return self._restore[sig]
 
 
 def var_spec(var):
@@ -121,19 +178,6 @@ def _building(graph):
     return _Ctx()
 
 
-def _feed_ops(graph, variables):
-    """``{name: (placeholder, assign op)}`` for the variables, built once per graph."""
-    cache = _graph_ops(graph).feed
-    missing = [n for n in variables if n not in cache]
-    if missing and not graph.finalized:
-        with _building(graph):
-            for name in missing:
-                var = variables[name]
-                ph = _placeholder(graph, var)
-                cache[name] = (ph, _assign(var, ph))
-    return {n: cache[n] for n in variables if n in cache}
-
-
 def _same_shape_groups(names, variables):
     """``names`` grouped by (dtype, fully known shape), in first-seen order. Variables of
     partly unknown shape, or larger than :data:`STACK_MAX_BYTES`, get a group of their own:
@@ -157,43 +201,59 @@ def _same_shape_groups(names, variables):
     return groups
 
 
-def _stacked_ops(graph, names, variables):
-    """(placeholder, assign ops) loading same-shaped variables from one stacked array.
+class RestoreStep:
+    """Restore one chunk straight from a TF checkpoint: TensorFlow reads the bytes with one
+    ``RestoreV2`` and assigns them, in one session run (values that need no conversion).
 
-    One placeholder and one ``Unpack`` for the group instead of a placeholder per variable:
-    fewer new ops and fewer feeds make the first run markedly cheaper. Returns None if the
-    ops do not exist and the graph is finalized.
+    Attributes:
+        entries (list[PlanEntry]): what it loads.
     """
-    cache = _graph_ops(graph).stacked
-    key = tuple(names)
-    if key not in cache:
-        if graph.finalized:
-            return None
-        with _building(graph):
-            first = variables[names[0]]
-            ph = tfv1.placeholder(first.dtype.base_dtype, [len(names)] + first.shape.as_list())
-            parts = tf.unstack(ph, num=len(names))
-            cache[key] = (ph, [_assign(variables[n], x) for n, x in zip(names, parts)])
-    return cache[key]
+
+    def __init__(self, entries, prefix_placeholder, assign_ops):
+        self.entries = entries
+        self._prefix = prefix_placeholder
+        self._ops = assign_ops
+
+    def run(self, sess: "tfv1.Session", source) -> None:
+        """Load the chunk from ``source`` (a TF checkpoint source: its prefix is read)."""
+        sess.run(self._ops, feed_dict={self._prefix: source.path})
 
 
-def _restore_ops(graph, keys, variables):
-    """(prefix placeholder, assign ops) restoring ``keys`` into ``variables`` with RestoreV2,
-    or None if they do not exist and the graph is finalized."""
-    cache = _graph_ops(graph).restore
-    sig = (tuple(keys), tuple(v.op.name for v in variables))
-    if sig not in cache:
-        if graph.finalized:
-            return None
-        with _building(graph):
-            prefix = tfv1.placeholder(tf.string, [])
-            values = tf.raw_ops.RestoreV2(
-                prefix=prefix, tensor_names=list(keys), shape_and_slices=[""] * len(keys),
-                dtypes=[v.dtype.base_dtype for v in variables])
-            if len(keys) == 1 and not isinstance(values, (list, tuple)):
-                values = [values]
-            cache[sig] = (prefix, [_assign(v, x) for v, x in zip(variables, values)])
-    return cache[sig]
+class FeedStep:
+    """Read one chunk from the source, convert each value as planned, and feed it.
+
+    Attributes:
+        entries (list[PlanEntry]): what it loads.
+    """
+
+    def __init__(self, entries, variables, stack=True):
+        self.entries = entries
+        self._variables = variables
+        self._stack = stack
+
+    def build(self, graph) -> "FeedStep":
+        """Build (or find in the cache) the ops :meth:`run` will use, while the graph can
+        still change. Returns self."""
+        names = [e.var for e in self.entries]
+        ops = RestoreOps.of(graph)
+        single = []
+        for group in self._groups(names):
+            if len(group) > 1:
+                ops.stacked(group, self._variables)
+            else:
+                single.extend(group)
+        ops.feed({n: self._variables[n] for n in single})
+        return self
+
+    def _groups(self, names):
+        if self._stack:
+            return _same_shape_groups(names, self._variables)
+        return [[n] for n in names]
+
+    def run(self, sess: "tfv1.Session", source) -> None:
+        """Load the chunk: one session run."""
+        values = {e.var: convert(source.read(e.key), e) for e in self.entries}
+        feed_values(sess, self._variables, values, stack=self._stack)
 
 
 class PreparedRestore:
@@ -202,60 +262,56 @@ class PreparedRestore:
     Attributes:
         plan (RestorePlan): the plan.
         graph (tf.Graph): the graph the ops live in.
-        steps (list): ``("restore", entries, prefix_placeholder, assign_ops)`` or
-            ``("feed", entries)`` items, in order.
+        steps (list[RestoreStep | FeedStep]): the session runs, in order.
     """
 
-    def __init__(self, plan, graph, steps, variables):
+    def __init__(self, plan, graph, steps):
         self.plan = plan
         self.graph = graph
         self.steps = steps
-        self.variables = variables
 
 
 def _chunk_budget(total, chunk_bytes):
     return max(chunk_bytes, int(math.ceil(total / float(MAX_RUNS))) if total else chunk_bytes)
 
 
-def prepare(plan, variables, graph, source=None, chunk_bytes=DEFAULT_CHUNK_BYTES):
-    """Build (or fetch from the cache) the ops that will apply ``plan``.
+def prepare(plan: RestorePlan, variables: "dict[str, tf.Variable]", graph: "tf.Graph",
+            tf_checkpoint: bool = False, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+            raw_key=None) -> PreparedRestore:
+    """Turn a plan into session runs, building (or fetching from the cache) their ops.
 
     Args:
         plan (RestorePlan): from :func:`~tensorpack.checkpoint.plan.make_plan`.
         variables (dict[str, tf.Variable]): graph variables by op name.
         graph (tf.Graph): their graph.
-        source (CheckpointSource): the source; a TF checkpoint lets TensorFlow read the
-            values that need no conversion itself.
+        tf_checkpoint (bool): the source is a TF checkpoint: values that need no conversion
+            are read by TensorFlow itself.
         chunk_bytes (int): the size of values loaded per session run.
+        raw_key (callable): for a TF checkpoint, the key as stored for a listed name
+            (object-based checkpoints list short names); identity by default.
 
     Returns:
         PreparedRestore
     """
-    raw_key = getattr(source, "raw_key", None) if _is_tf_checkpoint(source) else None
+    raw_key = raw_key or (lambda k: k)
     budget = _chunk_budget(plan.total_bytes, chunk_bytes)
-    direct = [e for e in plan.entries if raw_key is not None and e.action == "load"]
-    fed = [e for e in plan.entries if raw_key is None or e.action != "load"]
+    direct = [e for e in plan.entries if tf_checkpoint and e.action == "load"]
+    fed = [e for e in plan.entries if not (tf_checkpoint and e.action == "load")]
     steps = []
+    ops = RestoreOps.of(graph)
     for chunk in split_entries(direct, budget):
-        keys = [raw_key(e.key) for e in chunk]
-        ops = _restore_ops(graph, keys, [variables[e.var] for e in chunk])
-        if ops is None:  # a finalized graph without these ops: feed everything instead
+        built = ops.restore([raw_key(e.key) for e in chunk], [variables[e.var] for e in chunk])
+        if built is None:  # a finalized graph without these ops: feed everything instead
             steps, fed = [], plan.entries
             break
-        steps.append(("restore", chunk) + ops)
+        steps.append(RestoreStep(chunk, *built))
     for chunk in split_entries(fed, budget):
-        _prebuild_feed(graph, [e.var for e in chunk], variables)
-        steps.append(("feed", chunk))
-    return PreparedRestore(plan, graph, steps, variables)
+        steps.append(FeedStep(chunk, variables).build(graph))
+    return PreparedRestore(plan, graph, steps)
 
 
-def _is_tf_checkpoint(source):
-    from tensorpack.checkpoint.bundle import TFCheckpointSource
-    return isinstance(source, TFCheckpointSource)
-
-
-def _convert(value, entry):
-    """Cast / reshape a value as the plan says."""
+def convert(value: np.ndarray, entry: PlanEntry) -> np.ndarray:
+    """Cast / reshape a value as its plan entry says."""
     if entry.cast:
         value = value.astype(tf.as_dtype(entry.var_dtype).as_numpy_dtype)
     if entry.reshape and entry.var_shape is not None:
@@ -263,15 +319,20 @@ def _convert(value, entry):
     return value
 
 
-def _prebuild_feed(graph, names, variables, stack=True):
-    """Build the ops :func:`feed_values` will use for exactly these names, in this order."""
-    single = []
-    for group in (_same_shape_groups(names, variables) if stack else [[n] for n in names]):
-        if len(group) > 1:
-            _stacked_ops(graph, group, variables)
-        else:
-            single.extend(group)
-    _feed_ops(graph, {n: variables[n] for n in single})
+def check_listing(plan: RestorePlan, infos, source_name: str) -> None:
+    """Raise if a source, reopened, no longer lists what the plan was made from.
+
+    Raises:
+        ValueError: a planned key is gone or has another shape or dtype.
+    """
+    for e in plan.entries:
+        info = infos.get(e.key)
+        if info is None or tuple(info.shape) != e.src_shape or info.dtype != e.src_dtype:
+            raise ValueError(
+                "{} changed after the restore was planned: '{}' was {} {} and is now {}. "
+                "Do not overwrite a checkpoint while it is being loaded; run again.".format(
+                    source_name, e.key, e.src_dtype, e.src_shape,
+                    "missing" if info is None else "{} {}".format(info.dtype, info.shape)))
 
 
 def feed_values(sess, variables, values, stack=True):
@@ -293,17 +354,18 @@ def feed_values(sess, variables, values, stack=True):
     if not values:
         return
     graph = sess.graph
+    cache = RestoreOps.of(graph)
     fetches, feeds, single = [], {}, []
     for group in (_same_shape_groups(list(values), variables) if stack
                   else [[n] for n in values]):
-        ops = _stacked_ops(graph, group, variables) if len(group) > 1 else None
+        ops = cache.stacked(group, variables) if len(group) > 1 else None
         if ops is None:
             single.extend(group)
             continue
         ph, assigns = ops
         feeds[ph] = np.stack([values[n] for n in group])
         fetches.extend(assigns)
-    ops = _feed_ops(graph, {n: variables[n] for n in single})
+    ops = cache.feed({n: variables[n] for n in single})
     for name in single:
         value = values[name]
         if name in ops:
@@ -322,20 +384,13 @@ def feed_values(sess, variables, values, stack=True):
     sess.run(fetches, feed_dict=feeds)
 
 
-def run(sess, prepared, source, checkpoint_prefix=None):
-    """Load the values of a prepared plan into ``sess``.
+def run(sess: "tfv1.Session", prepared: PreparedRestore, source) -> None:
+    """Load the values of a prepared plan into ``sess``, one step (session run) at a time.
 
     Args:
         sess (tf.compat.v1.Session): a session on ``prepared.graph``.
         prepared (PreparedRestore): from :func:`prepare`.
-        source (CheckpointSource): where ``feed`` steps read values.
-        checkpoint_prefix (str): the checkpoint ``restore`` steps read (TF's own path form).
+        source (CheckpointSource): the open source the plan was made from.
     """
     for step in prepared.steps:
-        if step[0] == "restore":
-            _, _, prefix_ph, ops = step
-            sess.run(ops, feed_dict={prefix_ph: checkpoint_prefix})
-        else:
-            values = {e.var: _convert(source.read(e.key), e) for e in step[1]}
-            feed_values(sess, prepared.variables, values)
-            del values
+        step.run(sess, source)

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from numpy.typing import ArrayLike
 
-from tensorpack.checkpoint.plan import IgnoreRule, make_plan
+from tensorpack.checkpoint.opener import SourceOpener
+from tensorpack.checkpoint.plan import IgnoreRule, make_plan, strict_error
 from tensorpack.checkpoint.report import RestoreReport
 from tensorpack.checkpoint.source import CheckpointSource
 from tensorpack.utils import logger
@@ -31,6 +32,11 @@ class SessionInit:
     A trainer or predictor calls :meth:`_setup_graph` while the graph is still being built
     (so that initializers can add the ops they need) and :meth:`_run_init` once the
     session exists. :meth:`init` does both, for use outside a trainer.
+
+    Loaders implement :meth:`restore` (load, return a report, log nothing); their
+    ``_run_init`` is ``restore`` plus one logged table. A subclass written for upstream,
+    which overrides only ``_run_init``, keeps working everywhere, :class:`ChainInit`
+    included.
     """
 
     def init(self, sess: "tf.compat.v1.Session") -> RestoreReport | None:
@@ -45,6 +51,17 @@ class SessionInit:
         self._setup_graph()
         return self._run_init(sess)
 
+    def restore(self, sess: "tf.compat.v1.Session") -> RestoreReport | None:
+        """Initialize ``sess`` and return the report, without logging it.
+
+        Args:
+            sess (tf.compat.v1.Session): the session to initialize.
+
+        Returns:
+            RestoreReport or None: None for initializers that load no values.
+        """
+        return self._run_init(sess)
+
     def _setup_graph(self):
         pass
 
@@ -57,10 +74,12 @@ class JustCurrentSession(SessionInit):
 
 
 class _SourceRestore(SessionInit):
-    """Restore graph variables from any :class:`~tensorpack.checkpoint.source.CheckpointSource`.
+    """Restore graph variables from one source, through the pipeline
+    opener -> plan -> steps -> report.
 
     Args:
-        source: anything :func:`tensorpack.checkpoint.formats.open_source` accepts.
+        source: a :class:`~tensorpack.checkpoint.opener.SourceOpener`, or anything it takes
+            (a path, a dict of arrays, a ``CheckpointSource``).
         prefix (str): graph variables ``<prefix>/x`` are restored from key ``x``.
         ignore (iterable[str]): names or glob patterns to leave alone (``:0`` optional);
             their optimizer slots and moving averages are left alone too.
@@ -74,25 +93,16 @@ class _SourceRestore(SessionInit):
 
     _relaxed = True
     _ignore_mismatch = False
-    _log_report = True  # ChainInit logs one merged report instead
 
     def __init__(self, source, prefix=None, ignore=(), *, relaxed=None, ignore_mismatch=None,
                  strict=False, allow_pickle=False):
-        from tensorpack.checkpoint.formats import open_source
         if prefix is not None and not isinstance(prefix, str):
             raise ValueError("prefix must be a string like 'tower0', got {!r}.".format(prefix))
-        self._given = source
-        self._allow_pickle = allow_pickle
-        self._source = open_source(_expand(source), allow_pickle=allow_pickle)
-        try:
-            # What can be known now fails now, naming the file: an unreadable index or
-            # header, an object array, a file of another kind. (The listing is kept.)
-            self._source.infos()
-        except BaseException:
-            if isinstance(source, (str, os.PathLike)):
-                self._source.close()
-            raise
-        self.path = self._source.path  # AutoResumeTrainConfig reads this attribute
+        # What can be known now fails now, naming the file: an unreadable index or header,
+        # an object array, a file of another kind.
+        self._opener = source if isinstance(source, SourceOpener) else SourceOpener(
+            source, allow_pickle=allow_pickle)
+        self.path = self._opener.path  # AutoResumeTrainConfig reads this attribute
         self.prefix = prefix
         self.ignore = IgnoreRule(ignore)
         self.strict = strict
@@ -103,14 +113,26 @@ class _SourceRestore(SessionInit):
         self._prepared = None
         self.report = None
 
-    def _describe(self):
-        return "'{}'".format(self.path) if self.path else "a dict"
+    @classmethod
+    def from_opener(cls, opener: SourceOpener, *, prefix: str | None = None,
+                    ignore: str | Iterable[str] = (), strict: bool = False,
+                    ignore_mismatch: bool | None = None) -> "_SourceRestore":
+        """Make this initializer for a source already opened and checked (``SmartInit``
+        does so: a file is opened and listed once, whatever class ends up reading it).
 
-    def _get_source(self):
-        if self._source is None:
-            from tensorpack.checkpoint.formats import open_source
-            self._source = open_source(_expand(self._given), allow_pickle=self._allow_pickle)
-        return self._source
+        Args:
+            opener (SourceOpener): the source.
+            prefix, ignore, strict, ignore_mismatch: as for the class.
+        """
+        init = cls.__new__(cls)
+        _SourceRestore.__init__(init, opener, prefix=prefix, ignore=ignore, strict=strict,
+                                ignore_mismatch=ignore_mismatch)
+        return init
+
+    @property
+    def opener(self) -> SourceOpener:
+        """The source values come from."""
+        return self._opener
 
     def _setup_graph(self):
         from tensorpack.compat import tfv1
@@ -118,38 +140,38 @@ class _SourceRestore(SessionInit):
 
     def _prepare(self, graph):
         from tensorpack.tfutils import restore
-        source = self._get_source()
         variables = restore.graph_variables(graph)
-        plan = make_plan([restore.var_spec(v) for v in variables.values()], source.infos(),
-                         prefix=self.prefix, ignore=self.ignore, relaxed=self._relaxed,
-                         ignore_mismatch=self._ignore_mismatch, strict=self.strict,
-                         source_name=self._describe())
-        self._prepared = restore.prepare(plan, variables, graph, source)
+        plan = make_plan([restore.var_spec(v) for v in variables.values()],
+                         self._opener.infos(), prefix=self.prefix, ignore=self.ignore,
+                         relaxed=self._relaxed, ignore_mismatch=self._ignore_mismatch,
+                         strict=self.strict, source_name=self._opener.describe())
+        self._prepared = restore.prepare(plan, variables, graph,
+                                         tf_checkpoint=self._opener.is_tf_checkpoint,
+                                         raw_key=self._opener.stored_key)
 
-    def _run_init(self, sess):
+    def restore(self, sess: "tf.compat.v1.Session") -> RestoreReport:
+        """Load the values into ``sess`` and return what was done, without logging it.
+
+        Raises:
+            ValueError: see the class (mismatches, ``strict``), or the file changed since
+                the restore was planned.
+        """
         from tensorpack.tfutils import restore
         if self._prepared is None or self._prepared.graph is not sess.graph:
             self._prepare(sess.graph)
+        prepared, self._prepared = self._prepared, None  # the next init re-plans
         logger.info("Restoring {} variables from {} ...".format(
-            len(self._prepared.plan.entries), self._describe()))
-        source = self._get_source()
-        try:
-            restore.run(sess, self._prepared, source, checkpoint_prefix=self.path)
-        finally:
-            if isinstance(self._given, (str, os.PathLike)):  # ours to close (and reopen)
-                source.close()
-                self._source = None
-        self.report = RestoreReport.from_plan(self._prepared.plan, source=self.path or "dict")
-        self._prepared = None  # the next init re-plans (the graph may have changed)
-        if self._log_report:
-            self.report.log()
+            len(prepared.plan.entries), self._opener.describe()))
+        with self._opener.open() as source:
+            restore.check_listing(prepared.plan, source.infos(), self._opener.describe())
+            restore.run(sess, prepared, source)
+        self.report = RestoreReport.from_plan(prepared.plan, source=self.path or "dict")
         return self.report
 
-
-def _expand(obj):
-    if isinstance(obj, (str, os.PathLike)):
-        return os.path.expanduser(os.fspath(obj))
-    return obj
+    def _run_init(self, sess):
+        report = self.restore(sess)
+        report.log()
+        return report
 
 
 class SaverRestore(_SourceRestore):
@@ -217,7 +239,7 @@ class DictRestore(_SourceRestore):
     def __init__(self, variable_dict: Mapping[str, ArrayLike] | CheckpointSource,
                  ignore_mismatch: bool = False, *, ignore: str | Iterable[str] = (),
                  strict: bool = False):
-        # A CheckpointSource is accepted too: SmartInit passes npz / safetensors files so.
+        # An open CheckpointSource is accepted too (borrowed: never closed here).
         if not isinstance(variable_dict, (Mapping, CheckpointSource)):
             raise TypeError("DictRestore takes a dict of name -> array, got a {}. For a file "
                             "use SmartInit(path).".format(type(variable_dict).__name__))
@@ -253,28 +275,27 @@ class ChainInit(SessionInit):
         for i in self.inits:
             i._setup_graph()
 
+    def restore(self, sess: "tf.compat.v1.Session") -> RestoreReport | None:
+        """Run every initializer in order and return their merged report, unlogged.
+
+        Raises:
+            ValueError: (``strict``) a graph variable got a value from none of them.
+        """
+        self.reports = [r for r in (i.restore(sess) for i in self.inits)
+                        if isinstance(r, RestoreReport)]
+        self.report = RestoreReport.merge(self.reports) if self.reports else None
+        if self.strict and self.report is not None and self.report.graph_only:
+            # training state (optimizer slots, global_step) is never in graph_only
+            raise strict_error(self.report.graph_only,
+                               self.report.source_only, "any of " + self.report.source)
+        return self.report
+
     def _run_init(self, sess):
         # One summary for the chain: a child's graph-only names may come from a later child.
-        quiet = [i for i in self.inits if isinstance(i, _SourceRestore) and i._log_report]
-        for i in quiet:
-            i._log_report = False
-        try:
-            self.reports = [r for r in (i._run_init(sess) for i in self.inits)
-                            if isinstance(r, RestoreReport)]
-        finally:
-            for i in quiet:
-                i._log_report = True
-        self.report = RestoreReport.merge(self.reports) if self.reports else None
-        if quiet and self.report is not None:
-            self.report.log()
-        if self.strict and self.report is not None:
-            missing = [v for v in self.report.graph_only
-                       if v.rsplit("/", 1)[-1] != "global_step"]
-            if missing:
-                raise ValueError("strict=True: {} graph variable(s) got no value from any of "
-                                 "{}: {}.".format(len(missing), self.report.source,
-                                                  ", ".join(missing)))
-        return self.report
+        report = self.restore(sess)
+        if report is not None:
+            report.log()
+        return report
 
 
 def SmartInit(obj: SessionInit | CheckpointSource | Mapping[str, ArrayLike] | str
@@ -323,23 +344,14 @@ def SmartInit(obj: SessionInit | CheckpointSource | Mapping[str, ArrayLike] | st
     if isinstance(obj, Mapping):
         return DictRestore(obj, ignore_mismatch=ignore_mismatch, ignore=ignore, strict=strict)
     if isinstance(obj, (str, os.PathLike, CheckpointSource)):
-        from tensorpack.checkpoint.bundle import TFCheckpointSource
-        from tensorpack.checkpoint.formats import open_source
-        source = open_source(_expand(obj), allow_pickle=allow_pickle)  # fails early if bad
-        if isinstance(source, TFCheckpointSource):
+        opener = SourceOpener(obj, allow_pickle=allow_pickle)  # fails here if the file is bad
+        if opener.is_tf_checkpoint:
             cls = SaverRestoreRelaxed if ignore_mismatch else SaverRestore
-            init = cls(source, ignore=ignore, strict=strict)
-        else:
-            if source is not obj:
-                logger.info("Loading dictionary from {} ...".format(source.path))
-            init = DictRestore(source, ignore_mismatch=ignore_mismatch, ignore=ignore,
-                               strict=strict)
-            init._allow_pickle = allow_pickle
-        if source is not obj:
-            # We opened it from a path: the initializer closes it after loading and reopens
-            # it (from the resolved path, without logging the resolution again) if run again.
-            init._given = source.path
-        return init
+            return cls.from_opener(opener, ignore=ignore, strict=strict)
+        if opener.owned:
+            logger.info("Loading dictionary from {} ...".format(opener.path))
+        return DictRestore.from_opener(opener, ignore_mismatch=ignore_mismatch, ignore=ignore,
+                                       strict=strict)
     raise ValueError("SmartInit cannot initialize a session from a {} ({!r}). It takes None, "
                      "a SessionInit, a dict of arrays, a path to an .npz / .npy / .safetensors "
                      "file or a TF checkpoint, or a list of those.".format(

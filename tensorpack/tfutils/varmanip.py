@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from tensorpack.checkpoint.names import get_op_tensor_name, is_training_name, normalize_name
-from tensorpack.checkpoint.plan import can_cast, make_plan, shapes_agree
+from tensorpack.checkpoint.plan import make_plan, pair_entry
 from tensorpack.utils import logger
 
 __all__ = ["SessionUpdate", "dump_session_params", "load_chkpt_vars", "save_chkpt_vars",
@@ -65,7 +65,8 @@ class SessionUpdate:
 
     @staticmethod
     def relaxed_value_for_var(value, var, ignore_mismatch=False):
-        """A version of ``value`` that can be loaded into ``var`` (reshaped / cast).
+        """A version of ``value`` that can be loaded into ``var`` (reshaped / cast), by the
+        same rule as every restore (:func:`~tensorpack.checkpoint.plan.pair_entry`).
 
         Args:
             value (np.ndarray): the value.
@@ -78,37 +79,29 @@ class SessionUpdate:
         Raises:
             ValueError: the shape or dtype cannot be made to fit (without ``ignore_mismatch``).
         """
-        import tensorflow as tf
-        from tensorpack.tfutils.restore import var_spec
-        spec = var_spec(var)
+        from tensorpack.checkpoint.formats import array_info
+        from tensorpack.tfutils import restore
+        spec = restore.var_spec(var)
         value = np.asarray(value)
-        problem = None
-        if not shapes_agree(spec.shape, value.shape, relaxed=True):
-            problem = "Cannot load an array of shape {} into variable '{}' whose shape is " \
-                      "{}.".format(value.shape, spec.name, spec.shape)
-        else:
-            src = value.dtype.name
-            if src != spec.dtype and not can_cast(src, spec.dtype):
-                problem = "Variable '{}' has dtype {} but was given a value of dtype {}, " \
-                          "which cannot be cast safely.".format(spec.name, spec.dtype, src)
-        if problem is not None:
+        entry, reason = pair_entry(spec, array_info(spec.name, value), relaxed=True,
+                                   source_name="the value")
+        if reason is not None:
+            problem = "Cannot load the value into variable '{}': {}.".format(spec.name, reason)
             if ignore_mismatch:
                 logger.warning(problem + " Skipped.")
                 return None
             raise ValueError(problem)
-        if spec.shape is not None and tuple(spec.shape) != value.shape \
-                and None not in spec.shape:
+        if entry.reshape and entry.var_shape is not None:
             logger.warning("The value for '{}' is reshaped from {} to {}.".format(
-                spec.name, value.shape, tuple(spec.shape)))
-            value = value.reshape(spec.shape)
-        if value.dtype.name != spec.dtype:
+                spec.name, entry.src_shape, entry.var_shape))
+        if entry.cast:
             logger.warning("The value for '{}' is cast from {} to {}.".format(
-                spec.name, value.dtype.name, spec.dtype))
-            value = value.astype(tf.as_dtype(spec.dtype).as_numpy_dtype)
-        return value
+                spec.name, entry.src_dtype, entry.var_dtype))
+        return restore.convert(value, entry)
 
     def update(self, prms):
-        """Assign values, in one session run.
+        """Assign values, in one session run, through the restore pipeline (a relaxed plan,
+        then one feed step).
 
         Args:
             prms (dict): ``{variable name: value}``; names with or without ``:0``, each one of
@@ -132,9 +125,8 @@ class SessionUpdate:
                          source_name="the given values")
         for var, key, reason in plan.skipped:
             logger.warning("SessionUpdate: not loading '{}': {}.".format(var, reason))
-        values = {e.var: restore._convert(source.read(e.key), e) for e in plan.entries}
         # one placeholder per variable: the sets updated vary, stacked ops would pile up
-        restore.feed_values(self.sess, variables, values, stack=False)
+        restore.FeedStep(plan.entries, variables, stack=False).run(self.sess, source)
 
 
 def _variables_to_dump():

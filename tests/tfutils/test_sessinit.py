@@ -348,10 +348,11 @@ def test_chunked_apply_loads_everything(tmp_path):
     for src in (open_source(path), open_source(vals)):
         variables = restore.graph_variables(graph)
         plan = make_plan([restore.var_spec(v) for v in variables.values()], src.infos())
-        prep = restore.prepare(plan, variables, graph, src, chunk_bytes=32)
+        prep = restore.prepare(plan, variables, graph, chunk_bytes=32,
+                               tf_checkpoint=src.path is not None)
         assert len(prep.steps) == 3  # 16 bytes each, 32 per chunk, at most MAX_RUNS runs
         sess.run([v.initializer for v in vs.values()])
-        restore.run(sess, prep, src, checkpoint_prefix=path)
+        restore.run(sess, prep, src)
         for k, v in vs.items():
             np.testing.assert_array_equal(sess.run(v), vals[k])
 
