@@ -328,11 +328,11 @@ _WRITABLE = ("npz", "safetensors", "tf")
 
 
 def _refuse_pickle_write(path):
+    stem = path[:-len(".npy")] if path.lower().endswith(".npy") else path
     raise ValueError(
         "'{}' cannot be written: the legacy .npy dict format needs pickle, so it is "
-        "read-only here; write .npz, .safetensors or a TF checkpoint prefix instead (e.g. '{}').".format(
-            path, path[:-len(".npy")] + ".npz" if path.lower().endswith(".npy") else
-            path + ".npz"))
+        "read-only here; write .npz, .safetensors or a TF checkpoint prefix instead "
+        "(e.g. '{}.npz').".format(path, stem))
 
 
 def output_format(path: str | os.PathLike, fmt: str | None = None) -> str:
