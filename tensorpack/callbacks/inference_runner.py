@@ -20,10 +20,6 @@ from .inference import Inferencer
 __all__ = ["InferenceRunnerBase", "InferenceRunner", "DataParallelInferenceRunner"]
 
 
-def _device_from_int(dev):
-    return "/gpu:{}".format(dev) if dev >= 0 else "/cpu:0"
-
-
 class _RunWithHooks:
     """Run a session with hooks (``before_run``/``after_run``), like TF's hooked session."""
 
@@ -110,7 +106,8 @@ class InferenceRunner(InferenceRunnerBase):
             infs (list[Inferencer]): the inferencers.
             tower_name (str): name scope of the inference tower; distinct per runner.
             tower_func (TowerFunc): the model to run; ``trainer.tower_func`` by default.
-            device (int): GPU index, -1 for the CPU.
+            device (int): GPU index, -1 for the CPU. Without a visible GPU the tower is
+                built on ``/cpu:0`` whatever the index.
 
         Raises:
             TypeError: for an input that is neither a DataFlow nor an InputSource.
@@ -124,12 +121,14 @@ class InferenceRunner(InferenceRunnerBase):
                             "{!r}.".format(input))
         self._tower_name = tower_name
         self._device_id = device
-        self._device = _device_from_int(device)
+        self._device = None  # chosen in _setup_graph, once TensorFlow has been configured
         self._tower_func = tower_func
         super().__init__(input, infs)
 
     def _setup_graph(self):
+        from tensorpack.graph_builder.devices import single_device
         from tensorpack.tfutils.tower import PredictTowerContext
+        self._device = single_device(self._device_id)
         if self._tower_func is None:
             self._tower_func = getattr(self.trainer, "tower_func", None)
             if self._tower_func is None:
@@ -180,15 +179,6 @@ class InferenceRunner(InferenceRunnerBase):
             inf.trigger_epoch()
 
 
-def _parallel_devices(gpus):
-    """``/gpu:<id>`` per GPU id when a GPU is visible, else ``/cpu:<k>`` for the k-th (the
-    same rule as the data-parallel trainers, whose sessions have that many CPU devices)."""
-    import tensorflow as tf
-    if tf.config.list_physical_devices("GPU"):
-        return ["/gpu:{}".format(k) for k in gpus]
-    return ["/cpu:{}".format(i) for i in range(len(gpus))]
-
-
 class _SplitFetchesHook(_InferencerToHook):
     """Gives an inferencer the fetches of each tower in turn (one datapoint per tower)."""
 
@@ -235,7 +225,9 @@ class DataParallelInferenceRunner(InferenceRunnerBase):
         super().__init__(input, infs)
         if self._size <= 0:
             raise ValueError("DataParallelInferenceRunner needs an input with a known size.")
-        self._devices = _parallel_devices(gpus)
+        # the data-parallel trainers' rule (their sessions have that many CPU devices)
+        from tensorpack.graph_builder.devices import tower_devices
+        self._devices = tower_devices(gpus)
         self._tower_names = ["{}{}".format(tower_name, k) for k in range(len(gpus))]
         self._tower_func = tower_func
         self._hooks_parallel = []

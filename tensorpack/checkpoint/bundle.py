@@ -22,9 +22,10 @@ import numpy as np
 from tensorpack.checkpoint import crc32c as _crc
 from tensorpack.checkpoint import dtypes as _dt
 from tensorpack.checkpoint import objgraph as _og
-from tensorpack.checkpoint.bundle_entry import (SHAPE_CACHE, data_file_name, dtype_and_shape,
+from tensorpack.checkpoint.bundle_entry import (SHAPE_CACHE, dtype_and_shape,
                                                 parse_entry, parse_slice)
 from tensorpack.checkpoint.orderedcode import encode_slice_key
+from tensorpack.checkpoint.paths import data_file_name
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
 from tensorpack.checkpoint.table import FOOTER_SIZE, MAGIC, TableError, read_table
 from tensorpack.utils.protobuf_wire import WireError, iter_fields, read_varint, signed64

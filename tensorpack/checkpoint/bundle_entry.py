@@ -8,14 +8,9 @@ import struct
 
 from tensorpack.utils.protobuf_wire import WireError, iter_fields, read_varint, signed64
 
-__all__ = ["data_file_name", "Entry", "parse_entry", "parse_slice", "dtype_and_shape", "SHAPE_CACHE"]
+__all__ = ["Entry", "parse_entry", "parse_slice", "dtype_and_shape", "SHAPE_CACHE"]
 
 _U32 = struct.Struct("<I")
-
-
-def data_file_name(prefix: str, shard: int, num_shards: int) -> str:
-    """``PREFIX.data-SSSSS-of-NNNNN``."""
-    return "{}.data-{:05d}-of-{:05d}".format(prefix, shard, num_shards)
 
 
 class Entry:

@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike
 
 from tensorpack.checkpoint import crc32c as _crc
 from tensorpack.checkpoint import dtypes as _dt
-from tensorpack.checkpoint.bundle_entry import data_file_name
+from tensorpack.checkpoint.paths import data_file_name
 from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
 from tensorpack.checkpoint.table import TableBuilder
 from tensorpack.utils.protobuf_wire import encode_varint, field_bytes, field_fixed32, field_varint

@@ -13,7 +13,6 @@
 The format modules are loaded on first use, so importing this one is cheap.
 """
 import os
-import re
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -23,7 +22,8 @@ from tensorpack.checkpoint.source import CheckpointSource, TensorInfo
 from tensorpack.utils import logger
 
 __all__ = ["DictSource", "NpzSource", "NpySource", "SafetensorsSource", "open_source",
-           "save_tensors", "array_info", "dtype_info", "as_tensor_array", "SUPPORTED_KINDS"]
+           "save_tensors", "array_info", "dtype_info", "as_tensor_array", "SUPPORTED_KINDS",
+           "output_format", "refuse_pickle_read", "check_not_input", "source_files"]
 
 SUPPORTED_KINDS = ("a TensorFlow checkpoint (prefix, .index, .data-*, the 'checkpoint' file "
                    "or its directory)", ".npz", "legacy .npy dict (needs allow_pickle=True)",
@@ -194,13 +194,10 @@ def _kind_from_extension(path):
     return None
 
 
-_CKPT_SUFFIX_HINTS = (".index", ".meta")
-
-
 def _looks_like_checkpoint_form(path):
-    base = os.path.basename(path)
-    return (base == "checkpoint" or base.endswith(_CKPT_SUFFIX_HINTS)
-            or re.search(r"\.data-\d{5}-of-\d{5}$", base) is not None)
+    from tensorpack.checkpoint.paths import split_checkpoint_file
+    from tensorpack.checkpoint.state import STATE_FILENAME
+    return os.path.basename(path) == STATE_FILENAME or split_checkpoint_file(path) is not None
 
 
 def _open_file_kind(kind, path, allow_pickle):
@@ -302,18 +299,11 @@ def save_tensors(path: str | os.PathLike,
             format cannot store (the message names it).
     """
     path = os.fspath(path)
-    if fmt is None:
-        fmt = _kind_from_extension(path) or "tf"
-        if fmt == "npy":
-            raise ValueError("Cannot write '{}': the legacy .npy dict format needs pickle and "
-                             "is read-only here; write .npz instead.".format(path))
-    fmt = fmt.lower().lstrip(".")
-    if fmt not in ("npz", "safetensors", "tf"):
-        raise ValueError("Unknown output format {!r} for '{}': use 'npz', 'safetensors' or "
-                         "'tf'.".format(fmt, path))
+    fmt = output_format(path, fmt)
     if isinstance(tensors, Mapping):
         tensors = DictSource(tensors)
-    _check_not_input(path, tensors, fmt)
+    if isinstance(tensors, CheckpointSource):
+        check_not_input(path, fmt, tensors)
     outputs = [path] if fmt != "tf" else [path + ".index"]
     if any(os.path.exists(p) for p in outputs):
         logger.info("Overwriting '{}' as asked.".format(path))
@@ -333,27 +323,108 @@ def save_tensors(path: str | os.PathLike,
     return path
 
 
-def _input_files(source):
+# ----------------------------------------------------------------------------- guards
+_WRITABLE = ("npz", "safetensors", "tf")
+
+
+def _refuse_pickle_write(path):
+    stem = path[:-len(".npy")] if path.lower().endswith(".npy") else path
+    raise ValueError(
+        "'{}' cannot be written: the legacy .npy dict format needs pickle, so it is "
+        "read-only here; write .npz, .safetensors or a TF checkpoint prefix instead "
+        "(e.g. '{}.npz').".format(path, stem))
+
+
+def output_format(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """The format :func:`save_tensors` writes ``path`` in: ``"npz"``, ``"safetensors"`` or
+    ``"tf"`` (a TF checkpoint prefix: any other name).
+
+    Args:
+        path: the output name.
+        fmt (str or None): a format asked for explicitly (``"npz"``, ``".npz"``, ...);
+            None guesses from the extension, case-insensitively.
+
+    Raises:
+        ValueError: for a legacy ``.npy`` dict (pickle is never written: the message names
+            the file and the formats to use instead) or an unknown ``fmt``.
+    """
+    path = os.fspath(path)
+    kind = _kind_from_extension(path) if fmt is None else fmt.lower().lstrip(".")
+    if kind == "npy":
+        _refuse_pickle_write(path)
+    if kind is None:
+        return "tf"
+    if kind not in _WRITABLE:
+        raise ValueError("Unknown output format {!r} for '{}': use 'npz', 'safetensors' or "
+                         "'tf'.".format(fmt, path))
+    return kind
+
+
+def refuse_pickle_read(path: str | os.PathLike) -> None:
+    """Refuse to read the legacy pickled ``.npy`` dict at ``path`` without an explicit opt-in.
+
+    Raises:
+        ValueError: always; the message names the file, why, and the opt-in.
+    """
+    raise ValueError(
+        "'{}' is a legacy tensorpack .npy file: a pickled Python dict. Reading it needs "
+        "pickle, and unpickling can run arbitrary code stored in the file, so it is "
+        "off by default. If you trust this file, opt in with allow_pickle=True (or "
+        "--allow-pickle on the command line), and consider converting it to .npz "
+        "once.".format(os.fspath(path)))
+
+
+def source_files(source: CheckpointSource | None, given: str | os.PathLike | None = None
+                 ) -> list[str]:
+    """The files reading ``source`` touches: its file, or a TF checkpoint's ``.index`` and
+    data shards; plus ``given``, the input as the user named it (e.g. an ``.index`` file).
+    """
+    from tensorpack.checkpoint.paths import checkpoint_files
+    files = [] if given is None else [os.fspath(given)]
     src_path = getattr(source, "path", None)
-    if not src_path:
-        return []
-    files = [src_path]
-    if not os.path.isfile(src_path):  # a TF checkpoint prefix
-        from tensorpack.checkpoint.paths import checkpoint_files
-        files = checkpoint_files(src_path)
+    if src_path:
+        src_path = os.fspath(src_path)
+        files.append(src_path)
+        if not os.path.isfile(src_path):  # a TF checkpoint prefix
+            files += checkpoint_files(src_path)
     return files
 
 
-def _check_not_input(path, tensors, fmt):
-    if not isinstance(tensors, CheckpointSource):
-        return
-    if fmt == "tf":
-        from tensorpack.checkpoint.paths import checkpoint_files
-        outs = checkpoint_files(path)
-    else:
-        outs = [path] if os.path.exists(path) else []
-    for inp in _input_files(tensors):
-        for out in outs:
-            if os.path.exists(inp) and os.path.samefile(inp, out):
-                raise ValueError("Refusing to write '{}': it is the input being read ({}). "
-                                 "Write to a new name.".format(path, inp))
+def _output_files(path, fmt):
+    """Every file writing ``path`` in ``fmt`` may create or replace."""
+    if fmt != "tf":
+        return [path]
+    from tensorpack.checkpoint.paths import INDEX_SUFFIX, checkpoint_files, data_file_name
+    return [path, path + INDEX_SUFFIX, data_file_name(path, 0, 1)] + checkpoint_files(path)
+
+
+def _same_file(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links
+    except OSError:
+        return False
+
+
+def check_not_input(path: str | os.PathLike, fmt: str, source: CheckpointSource | None,
+                    given: str | os.PathLike | None = None) -> None:
+    """Refuse to write ``path`` when that would overwrite a file the input is read from
+    (the same name, a symlink or a hard link to it).
+
+    Args:
+        path: the output, as :func:`save_tensors` takes it.
+        fmt (str): its format, from :func:`output_format`.
+        source: the input being read (its files are found from its ``path``).
+        given: the input as the user named it, if that may differ from ``source.path``.
+
+    Raises:
+        ValueError: naming the output, the input file it would replace, and the fix.
+    """
+    path = os.fspath(path)
+    inputs = sorted(source_files(source, given), key=lambda f: not os.path.exists(f))
+    for inp in inputs:  # files that exist first: the message names a real file
+        for out in _output_files(path, fmt):
+            if _same_file(out, inp):
+                raise ValueError("'{}': refusing to write over the input ('{}' is being "
+                                 "read); choose another output name.".format(path, inp))

@@ -20,7 +20,8 @@ import numpy as np
 from numpy.lib import format as npy_format
 from numpy.typing import ArrayLike
 
-from tensorpack.checkpoint.formats import DictSource, as_tensor_array, dtype_info
+from tensorpack.checkpoint.formats import (DictSource, as_tensor_array, dtype_info,
+                                           refuse_pickle_read)
 from tensorpack.checkpoint.source import CheckpointSource
 from tensorpack.utils import logger
 from tensorpack.utils.fs import atomic_write
@@ -347,12 +348,7 @@ class NpySource(DictSource):
                 "'{}' holds a single {} array of shape {}, not a dict of named tensors. "
                 "Save named tensors with np.savez(...) to a .npz file.".format(path, dtype, shape))
         if not allow_pickle:
-            raise ValueError(
-                "'{}' is a legacy tensorpack .npy file: a pickled Python dict. Reading it needs "
-                "pickle, and unpickling can run arbitrary code stored in the file, so it is "
-                "off by default. If you trust this file, opt in with allow_pickle=True (or "
-                "--allow-pickle on the command line), and consider converting it to .npz "
-                "once.".format(path))
+            refuse_pickle_read(path)
         try:
             obj = np.load(path, allow_pickle=True, encoding="latin1")
             d = obj.item() if obj.shape == () else None

@@ -4,6 +4,10 @@ A checkpoint ``dir/model-5000`` is the files ``dir/model-5000.index`` and
 ``dir/model-5000.data-00000-of-00001``; the prefix itself is not a file. Users pass the
 prefix, either of those files, the ``.meta`` metagraph saved next to it, the directory's
 ``checkpoint`` state file, or the directory. :func:`resolve_checkpoint_prefix` accepts them all.
+
+This module is the one place that knows how a checkpoint's files are named:
+:func:`data_file_name`, :func:`data_file_glob`, :func:`data_files` and
+:func:`split_checkpoint_file`. Everything else in the library and the scripts asks them.
 """
 import glob
 import os
@@ -13,10 +17,83 @@ from tensorpack.checkpoint.state import STATE_FILENAME, read_checkpoint_state
 from tensorpack.utils import logger
 
 __all__ = ["resolve_checkpoint_prefix", "list_checkpoints", "checkpoint_files",
-           "checkpoint_step", "save_leftovers", "find_listed_checkpoint"]
+           "checkpoint_step", "save_leftovers", "find_listed_checkpoint",
+           "data_file_name", "data_file_glob", "data_files", "split_checkpoint_file",
+           "INDEX_SUFFIX", "META_SUFFIX"]
 
-_DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
+INDEX_SUFFIX = ".index"
+META_SUFFIX = ".meta"
+# TF's rule for the data shards: PREFIX.data-SSSSS-of-NNNNN, five decimal digits each
+# (tensorflow/core/util/tensor_bundle/naming.cc).
+_DATA_SUFFIX = re.compile(r"\.data-(\d{5})-of-(\d{5})$")
+_DATA_GLOB = ".data-" + "[0-9]" * 5 + "-of-" + "[0-9]" * 5
+_MAX_SHARDS = 99999
 _STEP = re.compile(r"-(\d+)$")
+
+
+def data_file_name(prefix: str | os.PathLike, shard: int, num_shards: int) -> str:
+    """The name of one data shard of a checkpoint: ``PREFIX.data-SSSSS-of-NNNNN``.
+
+    Args:
+        prefix: the checkpoint prefix.
+        shard (int): which shard, counted from 0.
+        num_shards (int): how many shards the checkpoint has (1 to 99999).
+
+    Raises:
+        ValueError: a shard number TF cannot name (the message gives the valid range).
+    """
+    if isinstance(num_shards, bool) or not isinstance(num_shards, int) \
+            or not 1 <= num_shards <= _MAX_SHARDS:
+        raise ValueError("A checkpoint has 1 to {} data shards, not {!r} (prefix '{}').".format(
+            _MAX_SHARDS, num_shards, os.fspath(prefix)))
+    if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < num_shards:
+        raise ValueError("Shard {!r} does not exist in a checkpoint of {} shard(s) (prefix "
+                         "'{}'); shards are numbered 0 to {}.".format(
+                             shard, num_shards, os.fspath(prefix), num_shards - 1))
+    return "{}.data-{:05d}-of-{:05d}".format(os.fspath(prefix), shard, num_shards)
+
+
+def data_file_glob(prefix_glob: str) -> str:
+    """A :mod:`glob` pattern for the data shards of every checkpoint whose prefix matches
+    ``prefix_glob``.
+
+    ``prefix_glob`` is itself a pattern: pass ``glob.escape(prefix)`` for one checkpoint
+    (or use :func:`data_files`), ``os.path.join(glob.escape(dirname), "*")`` for every
+    checkpoint in a directory.
+    """
+    return prefix_glob + _DATA_GLOB
+
+
+def data_files(prefix: str | os.PathLike) -> list[str]:
+    """The data shards of the checkpoint ``prefix`` that exist, sorted (shard 0 first)."""
+    pattern = data_file_glob(glob.escape(os.fspath(prefix)))
+    return sorted(f for f in glob.glob(pattern) if os.path.isfile(f))
+
+
+def split_checkpoint_file(path: str | os.PathLike) -> tuple[str, str] | None:
+    """Which checkpoint a file belongs to, judged by its name alone.
+
+    Args:
+        path: a file name or path.
+
+    Returns:
+        ``(prefix, kind)`` with kind ``"index"``, ``"data"`` or ``"meta"`` for
+        ``PREFIX.index``, ``PREFIX.data-SSSSS-of-NNNNN`` and ``PREFIX.meta``; None for any
+        other name (including a suffix with nothing before it, such as ``dir/.index``).
+    """
+    path = os.fspath(path)
+    if path.endswith(INDEX_SUFFIX):
+        prefix, kind = path[:-len(INDEX_SUFFIX)], "index"
+    elif path.endswith(META_SUFFIX):
+        prefix, kind = path[:-len(META_SUFFIX)], "meta"
+    else:
+        m = _DATA_SUFFIX.search(path)
+        if m is None:
+            return None
+        prefix, kind = path[:m.start()], "data"
+    if not os.path.basename(prefix):
+        return None
+    return prefix, kind
 
 
 def checkpoint_step(prefix: str | os.PathLike) -> int | None:
@@ -42,9 +119,8 @@ def checkpoint_files(prefix: str | os.PathLike) -> list[str]:
         list[str]: the ``.index`` file first (if present), then the data shards in order.
     """
     prefix = os.fspath(prefix)
-    files = [prefix + ".index"] if os.path.isfile(prefix + ".index") else []
-    pattern = glob.escape(prefix) + ".data-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"
-    return files + sorted(f for f in glob.glob(pattern) if os.path.isfile(f))
+    files = [prefix + INDEX_SUFFIX] if os.path.isfile(prefix + INDEX_SUFFIX) else []
+    return files + data_files(prefix)
 
 
 def list_checkpoints(dirname: str | os.PathLike, prefix: str = "model") -> list[str]:
@@ -89,8 +165,8 @@ def save_leftovers(dirname: str | os.PathLike, prefix: str = "model") -> list[st
     found = set(glob.glob(os.path.join(glob.escape(dirname), "*.tempstate*")))
     found.update(glob.glob(os.path.join(glob.escape(dirname), STATE_FILENAME + ".tmp*")))
     found.update(d for d in glob.glob(esc + "-*_temp*") if os.path.isdir(d))
-    for data in glob.glob(esc + "-*.data-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"):
-        ckpt = _DATA_SUFFIX.sub("", data)
+    for data in glob.glob(data_file_glob(esc + "-*")):
+        ckpt = split_checkpoint_file(data)[0]
         if checkpoint_step(ckpt) is not None and not _exists(ckpt):
             found.add(data)  # data without its index: the merge step never finished
     return sorted(found)
@@ -205,13 +281,9 @@ def resolve_checkpoint_prefix(path: str | os.PathLike) -> str:
     elif _exists(given):
         return given
     else:
-        stripped = None
-        if given.endswith(".index"):
-            stripped, how = given[:-len(".index")], "the prefix of the index file"
-        elif _DATA_SUFFIX.search(given):
-            stripped, how = _DATA_SUFFIX.sub("", given), "the prefix of the data file"
-        elif given.endswith(".meta"):
-            stripped, how = given[:-len(".meta")], "the checkpoint next to the metagraph"
+        stripped, kind = split_checkpoint_file(given) or (None, None)
+        how = {"index": "the prefix of the index file", "data": "the prefix of the data file",
+               "meta": "the checkpoint next to the metagraph"}.get(kind)
         tried.append(given + ".index")
         if stripped is not None:
             tried.append(stripped + ".index")

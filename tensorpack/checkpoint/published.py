@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 
-from tensorpack.checkpoint.paths import checkpoint_files
+from tensorpack.checkpoint.paths import checkpoint_files, split_checkpoint_file
 from tensorpack.utils.fs import atomic_write, fsync_dir, mkdir_p
 
 __all__ = ["publish_checkpoint", "read_published_record", "clean_published"]
@@ -175,8 +175,8 @@ def clean_published(target: str) -> None:
         stale_tmp = ".tmp" in name[len(base):] and os.path.islink(path)
         # Shards of the current copy are links that resolve; anything else is left over
         # (a link to another shard count, a plain file from before the links).
-        stale_shard = name.startswith(base + ".data-") and current is not None and (
-            not os.path.islink(path) or not os.path.exists(path))
+        stale_shard = current is not None and split_checkpoint_file(name) == (base, "data") \
+            and (not os.path.islink(path) or not os.path.exists(path))
         if stale_tmp or stale_shard:
             with contextlib.suppress(OSError):
                 os.remove(path)

@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from tensorpack.compat import tfv1
 
-__all__ = ["gpu_available", "tower_devices", "with_cpu_devices", "cpu_device_count",
-           "as_gpu_list"]
+__all__ = ["gpu_available", "tower_devices", "single_device", "with_cpu_devices",
+           "cpu_device_count", "as_gpu_list"]
 
 
 def as_gpu_list(gpus):
@@ -54,6 +54,25 @@ def tower_devices(towers):
     if gpu_available():
         return ["/gpu:{}".format(t) for t in towers]
     return ["/cpu:{}".format(k) for k in range(len(towers))]
+
+
+def single_device(device):
+    """The device of one inference or predict tower, given as upstream's ``device`` integer.
+
+    Upstream places a tower with ``device=k >= 0`` on ``/gpu:k`` whether or not a GPU exists,
+    and without one soft placement quietly runs it on the CPU (while the log still says
+    ``/gpu:k``). Here a machine without a visible GPU gets ``/cpu:0`` itself, so the graph
+    and the log say where the tower really runs; with a GPU the result is upstream's.
+
+    Args:
+        device (int): a GPU index, or a negative number for the CPU.
+
+    Returns:
+        str: ``/gpu:<device>`` if ``device >= 0`` and a GPU is visible, else ``/cpu:0``.
+    """
+    if device >= 0 and gpu_available():
+        return "/gpu:{}".format(device)
+    return "/cpu:0"
 
 
 def devices_are_cpus(devices):

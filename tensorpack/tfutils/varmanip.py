@@ -182,16 +182,13 @@ def dump_session_params(path):
 
 
 def _save(items, path, names):
-    from tensorpack.checkpoint.formats import save_tensors
+    from tensorpack.checkpoint.formats import output_format, save_tensors
     path = os.fspath(path)
-    if path.endswith(".npy"):
-        raise ValueError("Cannot save to '{}': .npy dicts need pickle; use .npz, .safetensors "
-                         "or a checkpoint prefix.".format(path))
+    fmt = output_format(path)  # refuses .npy before anything is logged
     logger.info("Variables to save to {}: {}".format(path, ", ".join(sorted(names))))
-    is_file = path.endswith((".npz", ".safetensors"))
-    if not is_file:  # checkpoints store op names
+    if fmt == "tf":  # checkpoints store op names
         items = ((normalize_name(k), v) for k, v in items)
-    save_tensors(path, items)
+    save_tensors(path, items, fmt=fmt)
 
 
 def save_checkpoint_vars(dic, path):

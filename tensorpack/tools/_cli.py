@@ -8,14 +8,13 @@ exit status, never a traceback. Ctrl-C exits with status 130. Set the environmen
 import argparse
 import contextlib
 import fnmatch
-import glob
 import logging
 import os
 import re
 import sys
 
 __all__ = ["ToolError", "ArgumentParser", "run", "about", "open_input", "add_source_arguments",
-           "name_filter", "add_filter_arguments", "INPUT_HELP", "output_format", "normalize_output", "output_files", "input_files",
+           "name_filter", "add_filter_arguments", "INPUT_HELP", "output_format", "normalize_output",
            "check_not_input", "write_tensors", "human_bytes", "format_shape"]
 
 EXIT_ERROR = 1
@@ -70,7 +69,8 @@ def _problem(exc):
 
 def _strip_path(problem, path):
     """The library's messages usually name the file already; do not say it twice."""
-    for form in ("'{}' ".format(path), "{}: ".format(path), "{} ".format(path)):
+    for form in ("'{}' ".format(path), "'{}': ".format(path), "{}: ".format(path),
+                 "{} ".format(path)):
         if problem.startswith(form):
             return problem[len(form):]
     return problem
@@ -195,46 +195,16 @@ def name_filter(globs=(), regexes=()):
     return lambda name: any(t(name) is not None for t in tests)
 
 
-def output_files(out, fmt):
-    """The files that writing ``out`` in format ``fmt`` ('npz', 'safetensors', 'tf') creates."""
-    if fmt != "tf":
-        return [out]
-    return [out, out + ".index"] + sorted(glob.glob(glob.escape(out) + ".data-*-of-*")) + \
-        [out + ".data-00000-of-00001"]
-
-
-def input_files(arg, source):
-    """The files a source reads: the argument itself plus, for a TF checkpoint, its bundle."""
-    files = [arg]
-    src = getattr(source, "path", None)
-    if src:
-        files.append(src)
-        if not os.path.isfile(src):  # a TF checkpoint prefix
-            files += [src + ".index"] + glob.glob(glob.escape(src) + ".data-*-of-*")
-    return files
-
-
-def _same(a, b):
-    if os.path.realpath(a) == os.path.realpath(b):
-        return True
-    try:
-        return os.path.samefile(a, b)  # hard links
-    except OSError:
-        return False
-
-
 def check_not_input(out, fmt, arg, source):
-    """Refuse to write ``out`` if that would overwrite any file the input is read from.
+    """Refuse to write ``out`` if that would overwrite any file the input is read from
+    (the library's rule: :func:`tensorpack.checkpoint.formats.check_not_input`).
 
     Raises:
         ToolError: naming the output and the input file it would clobber.
     """
-    ins = input_files(arg, source)
-    for o in output_files(out, fmt):
-        for i in ins:
-            if _same(o, i):
-                raise ToolError(out, "refusing to write over the input ({}); choose another "
-                                     "output name".format(i))
+    from tensorpack.checkpoint.formats import check_not_input as check
+    with about(out):
+        check(out, fmt, source, given=arg)
 
 
 def output_format(out):
@@ -243,24 +213,20 @@ def output_format(out):
     Raises:
         ToolError: for ``.npy`` (the legacy dict format is read-only) or a directory.
     """
-    low = out.lower()
-    if low.endswith(".npz"):
-        return "npz"
-    if low.endswith(".safetensors"):
-        return "safetensors"
-    if low.endswith(".npy"):
-        raise ToolError(out, "the legacy .npy dict format needs pickle and is not written "
-                             "by these tools; use .npz, .safetensors or a checkpoint prefix")
-    if os.path.isdir(out):
+    from tensorpack.checkpoint.formats import output_format as library_format
+    with about(out):
+        fmt = library_format(out)
+    if fmt == "tf" and os.path.isdir(out):
         raise ToolError(out, "is a directory; give a checkpoint prefix such as {}"
                         .format(os.path.join(out, "model")))
-    return "tf"
+    return fmt
 
 
 def normalize_output(out):
     """Accept ``prefix.index`` / ``prefix.data-*`` for a TF checkpoint output: use the prefix."""
-    m = re.match(r"^(.*)\.(index|data-\d{5}-of-\d{5})$", out)
-    return m.group(1) if m else out
+    from tensorpack.checkpoint.paths import split_checkpoint_file
+    split = split_checkpoint_file(out)
+    return split[0] if split is not None and split[1] in ("index", "data") else out
 
 
 INPUT_HELP = ("a TF checkpoint (prefix, .index, .data-*, 'checkpoint' file or a directory), "

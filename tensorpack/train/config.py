@@ -297,7 +297,8 @@ def _checkpoint_leftovers(dirname):
     found = []
     if os.path.isfile(os.path.join(dirname, STATE_FILENAME)):
         found.append("a '{}' state file".format(STATE_FILENAME))
-    data = glob.glob(os.path.join(glob.escape(dirname), "*.data-?????-of-?????"))
+    from tensorpack.checkpoint.paths import data_file_glob
+    data = glob.glob(data_file_glob(os.path.join(glob.escape(dirname), "*")))
     if data:
         found.append("{} checkpoint data file(s)".format(len(data)))
     return " and ".join(found)

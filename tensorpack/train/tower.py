@@ -55,11 +55,13 @@ class TowerTrainer(Trainer):
         Args:
             input_names (list[str]): input names of the tower function.
             output_names (list[str]): tensor names inside the tower (no tower prefix).
-            device (int): GPU index, or -1 for the CPU.
+            device (int): GPU index, or -1 for the CPU. Without a visible GPU the tower is
+                built on ``/cpu:0`` whatever the index.
 
         Returns:
             OnlinePredictor: usable once the session exists.
         """
+        from tensorpack.graph_builder.devices import single_device
         from tensorpack.input_source import PlaceholderInput
         from tensorpack.predict.base import OnlinePredictor
         if self.tower_func is None:
@@ -71,7 +73,7 @@ class TowerTrainer(Trainer):
             inp = PlaceholderInput()
             inp.setup(self.input_signature)
             vs_name = self._vs_name_for_predictor(device)
-            dev = "/gpu:{}".format(device) if device >= 0 else "/cpu:0"
+            dev = single_device(device)
             with tfv1.variable_scope(tfv1.get_variable_scope(), reuse=True), tf.device(dev), \
                     PredictTowerContext(tower_name, vs_name=vs_name):
                 logger.info("Building graph for predict tower '{}' on device {} ...".format(
