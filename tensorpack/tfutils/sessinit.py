@@ -200,11 +200,11 @@ class SaverRestore(_SourceRestore):
     def __init__(self, model_path: str | os.PathLike | CheckpointSource,
                  prefix: str | None = None, ignore: str | Iterable[str] = (), *,
                  strict: bool = False):
-        if isinstance(model_path, str) and model_path.endswith((".npy", ".npz")):
-            logger.warning("SaverRestore expects a TF checkpoint but got '{}'; reading it as a "
-                           "dict of arrays (DictRestore / SmartInit are meant for that)."
-                           .format(model_path))
         super().__init__(model_path, prefix=prefix, ignore=ignore, strict=strict)
+        if self.path and not self.opener.is_tf_checkpoint:
+            logger.warning("SaverRestore expects a TF checkpoint but {} is read by {}; loading "
+                           "it as a dict of arrays (SmartInit is meant for any file)."
+                           .format(self.opener.describe(), self.opener.kind))
 
 
 class SaverRestoreRelaxed(SaverRestore):
