@@ -1,11 +1,16 @@
 """Session initializers: how a session gets its variable values (``session_init=``).
 
-Every initializer that loads values is a front door to one pipeline
-(source -> plan -> apply -> report, see ``DESIGN.md``): the source is opened when the
-initializer is made (so a missing or corrupt file fails early, naming the file), the plan
-and its ops are made in :meth:`SessionInit._setup_graph`, values are loaded in
-:meth:`SessionInit._run_init`, which logs one summary table and returns it as a
-:class:`~tensorpack.checkpoint.report.RestoreReport` (also kept as ``.report``).
+Every initializer that loads values is a front door to one pipeline, followed in one
+direction through typed objects (see ``docs/session_init.md``):
+
+1. a :class:`~tensorpack.checkpoint.opener.SourceOpener`, made with the initializer (so a
+   missing or corrupt file fails there, naming the file), which owns what it opens;
+2. a :class:`~tensorpack.checkpoint.plan.RestorePlan`, made in
+   :meth:`SessionInit._setup_graph` with the ops it needs
+   (:class:`~tensorpack.tfutils.restore.PreparedRestore`);
+3. its steps, run by :meth:`SessionInit.restore` inside one ``with opener.open()`` block;
+4. a :class:`~tensorpack.checkpoint.report.RestoreReport`, returned (and kept as
+   ``.report``); :meth:`SessionInit._run_init` also logs it as one table.
 """
 import os
 from collections.abc import Iterable, Mapping
