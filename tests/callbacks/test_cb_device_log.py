@@ -1,6 +1,5 @@
 """Logs name the device a tower really runs on: ``/cpu:0`` on a machine without a GPU
 (upstream says ``/gpu:0`` there and relies on soft placement)."""
-import logging
 
 import numpy as np
 import pytest
@@ -15,24 +14,6 @@ from tensorpack.train import ModelDesc, SimpleTrainer, TrainConfig, launch_train
 
 needs_cpu_only = pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")),
                                     reason="checks the log of a machine without a GPU")
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def logs():
-    log = logging.getLogger("tensorpack")
-    h = _Records()
-    log.addHandler(h)
-    yield h.messages
-    log.removeHandler(h)
 
 
 class _Model(ModelDesc):

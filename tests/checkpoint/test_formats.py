@@ -1,6 +1,5 @@
 """Non-TF formats: dict, npz, legacy npy, safetensors; the dispatcher and the streaming writer."""
 import json
-import logging
 import os
 import struct
 import sys
@@ -36,24 +35,6 @@ def assert_same(source, expected):
         assert got.shape == v.shape, k
         assert got.dtype == v.dtype, k
         np.testing.assert_array_equal(got, v, err_msg=k)
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def logs():
-    log = logging.getLogger("tensorpack")
-    h = _Records()
-    log.addHandler(h)
-    yield h.messages
-    log.removeHandler(h)
 
 
 # ------------------------------------------------------------------------ dict

@@ -1,6 +1,5 @@
 """Resolving every path form of a TF checkpoint; listing checkpoints; their files; open_source
 and save_tensors on TF checkpoints."""
-import logging
 import os
 import time
 
@@ -11,24 +10,6 @@ from tensorpack.checkpoint.formats import open_source, save_tensors
 from tensorpack.checkpoint.paths import (checkpoint_files, checkpoint_step, list_checkpoints,
                                          resolve_checkpoint_prefix)
 from tensorpack.checkpoint.state import write_checkpoint_state
-
-
-class _Records(logging.Handler):
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.messages = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def logs():
-    log = logging.getLogger("tensorpack")
-    h = _Records()
-    log.addHandler(h)
-    yield h.messages
-    log.removeHandler(h)
 
 
 def fake_checkpoint(prefix, mtime=None):
