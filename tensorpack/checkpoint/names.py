@@ -59,10 +59,7 @@ def is_training_name(name: str) -> bool:
         bool
     """
     name = normalize_name(name)
-    last = name.rsplit("/", 1)[-1]
-    if "/" in name and last in TRAINING_SLOT_SUFFIXES:
-        return True
-    if name.startswith("EMA/") or "/EMA/" in name:
+    if slot_owner(name) is not None or "/EMA/" in name:  # a slot, or a shadow (EMA/...)
         return True
     if name.startswith("AccumGrad") or name.startswith("apply_gradients"):
         return True
