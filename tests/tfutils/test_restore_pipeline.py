@@ -197,3 +197,20 @@ def test_opener_rejects_what_it_cannot_read(tmp_path):
     with pytest.raises(ValueError, match="allow_pickle"):
         np.save(str(tmp_path / "d.npy"), {"a": 1}, allow_pickle=True)
         SourceOpener(str(tmp_path / "d.npy"))
+
+
+def test_checkpoint_keys_are_read_by_several_bounded_restore_ops(tmp_path, monkeypatch):
+    from tensorpack.tfutils import restore
+    monkeypatch.setattr(restore, "RESTORE_OP_KEYS", 2)
+    values = {"v%d" % i: np.full((3,), i, np.float32) for i in range(5)}
+    prefix = save_tensors(str(tmp_path / "model-1"), values)
+    specs = [(n, (3,)) for n in values]
+    g, vs = _graph(specs)
+    with g.as_default(), tfv1.Session(graph=g) as sess:
+        sess.run(tfv1.global_variables_initializer())
+        report = SaverRestore(prefix).init(sess)
+        got = {n: sess.run(v) for n, v in vs.items()}
+    assert sorted(report.restored) == sorted(values)
+    assert sum(op.type == "RestoreV2" for op in g.get_operations()) == 3  # 2 + 2 + 1 keys
+    for n, v in values.items():
+        np.testing.assert_array_equal(got[n], v)
