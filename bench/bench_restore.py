@@ -9,23 +9,35 @@ Scenarios (``--scenario``):
 
 For each scenario the data is written once (a TF checkpoint by ``tf.compat.v1.train.Saver``
 and an uncompressed ``.npz`` whose keys carry ``:0``, as upstream's ``dump_session_params``
-names them), then every measurement runs in its own fresh process: build the graph, create
-the session and run the variables' initializer (all untimed), then time the restore call:
+names them), then every measurement runs in its own fresh process, in one of two orders
+(``--flow``, both by default):
 
-* ``ours ckpt`` / ``ours npz``: ``SmartInit(path).init(sess)`` with this repository;
-* ``upstream ckpt`` / ``upstream npz``: the same call with upstream tensorpack 0.11 (its own
+* ``live``: build the graph, create the session and run the variables' initializer (all
+  untimed), then time ``SmartInit(path).init(sess)``. The session already exists, so every
+  op the restore adds makes TensorFlow re-import the whole graph into the session before
+  the first run;
+* ``setup``: the order of a trainer and of ``OfflinePredictor``: build the graph, time
+  ``SmartInit(path)._setup_graph()``, create the session and run the initializer
+  (untimed), then time ``_run_init(sess)``; the time is the sum of the two timed parts
+  (memory: the second).
+
+Measured in each flow:
+
+* ``ours ckpt`` / ``ours npz``: ``SmartInit(path)`` with this repository;
+* ``upstream ckpt`` / ``upstream npz``: the same calls with upstream tensorpack 0.11 (its own
   virtualenv, :data:`_common.UPSTREAM_PYTHON`, made on first use; in graph mode);
-* ``raw Saver``: ``tf.compat.v1.train.Saver(var_list).restore(sess, prefix)``, the Saver's
-  construction included (its restore-only time is printed too).
+* ``raw Saver``: ``tf.compat.v1.train.Saver(var_list)`` and ``.restore(sess, prefix)``, the
+  Saver's construction included (its restore-only time is printed too).
 
 Reported per measurement: the wall time of the restore call (best of ``--repeat`` fresh
 processes, run interleaved, after the data files were read once so the page cache is warm)
 and the added peak RSS during it (RSS sampled every millisecond by a thread,
 minus the RSS just before the call), with ratios against upstream and against raw Saver.
 Targets (issue 3): ``many``: ours <= 0.8x upstream and <= 1.2x raw Saver;
-``big``: added peak memory <= 0.5x upstream's.
+``big``: added peak memory <= 0.5x upstream's. Issue 11: ``10k`` <= 0.5x upstream from a
+checkpoint and from an npz; ``many`` <= 0.7x (checkpoint) and <= 0.5x (npz).
 
-Usage: ``python bench/bench_restore.py [--scenario many big] [--repeat 2]``
+Usage: ``python bench/bench_restore.py [--scenario many big] [--repeat 2] [--flow live setup]``
 """
 import argparse
 import os
@@ -106,29 +118,51 @@ print("RESULT {{}}")
 '''
 
 _WORKER = _GRAPH + r'''
-mode, path = sys.argv[1], sys.argv[2]
+mode, path, flow = sys.argv[1], sys.argv[2], sys.argv[3]
 vs = build()
-sess = tfv1.Session()
-sess.run(tfv1.global_variables_initializer())
 extra = {{}}
-if mode == "raw":
-    with Peak() as p:
-        t0 = time.perf_counter()
-        saver = tfv1.train.Saver(vs)
-        t1 = time.perf_counter()
-        saver.restore(sess, path)
-        t2 = time.perf_counter()
-    extra["restore_only"] = t2 - t1
-else:
+if mode != "raw":
     if mode == "ours":
         sys.path.insert(0, {repo!r})
     from tensorpack.tfutils.sessinit import SmartInit
     import tensorpack
     extra["module"] = tensorpack.__file__
+if flow == "live":
+    # the session exists before the restore is asked for: SmartInit(path).init(sess)
+    sess = tfv1.Session()
+    sess.run(tfv1.global_variables_initializer())
     with sess.as_default(), Peak() as p:
         t0 = time.perf_counter()
-        SmartInit(path).init(sess)
-        t2 = time.perf_counter()
+        if mode == "raw":
+            saver = tfv1.train.Saver(vs)
+            t1 = time.perf_counter()
+            saver.restore(sess, path)
+            extra["restore_only"] = time.perf_counter() - t1
+        else:
+            SmartInit(path).init(sess)
+        elapsed = time.perf_counter() - t0
+else:
+    # a trainer's / OfflinePredictor's order: the initializer sets up its ops, then the
+    # session is created and initialized (untimed), then the values are loaded
+    t0 = time.perf_counter()
+    if mode == "raw":
+        saver = tfv1.train.Saver(vs)
+    else:
+        init = SmartInit(path)
+        init._setup_graph()
+    setup = time.perf_counter() - t0
+    sess = tfv1.Session()
+    sess.run(tfv1.global_variables_initializer())
+    with sess.as_default(), Peak() as p:
+        t1 = time.perf_counter()
+        if mode == "raw":
+            saver.restore(sess, path)
+        else:
+            init._run_init(sess)
+        run = time.perf_counter() - t1
+    elapsed = setup + run
+    if mode == "raw":
+        extra["restore_only"] = run
 # check the values really arrived (untimed)
 v = vs[2]
 name = v.op.name
@@ -137,7 +171,7 @@ if path.endswith(".npz"):
 else:
     ref = tfv1.train.load_variable(path, name)
 ok = bool(np.array_equal(sess.run(v), ref))
-print("RESULT " + json.dumps(dict(time=t2 - t0, added=p.peak - p.base, ok=ok, **extra)))
+print("RESULT " + json.dumps(dict(time=elapsed, added=p.peak - p.base, ok=ok, **extra)))
 '''
 
 
@@ -159,14 +193,14 @@ def _warm(data):
                     pass
 
 
-def measure_once(scenario, who, kind, data):
+def measure_once(scenario, who, kind, data, flow="live"):
     num, shape = SCENARIOS[scenario]
     path = os.path.join(data, "model.npz") if kind == "npz" else os.path.join(data, "ckpt",
                                                                              "model-1")
     code = _WORKER.format(num=num, shape=shape, repo=REPO)
     # cwd outside the repository: `python -c` puts the cwd first on sys.path, and the
     # upstream run must import upstream's tensorpack, not this one
-    res = run_python(code, [who, path], python=UPSTREAM_PYTHON if who == "upstream" else None,
+    res = run_python(code, [who, path, flow], python=UPSTREAM_PYTHON if who == "upstream" else None,
                      ours=(who == "ours"), cwd=data)
     r = res.json()
     if not r["ok"]:
@@ -176,7 +210,8 @@ def measure_once(scenario, who, kind, data):
     if who != "raw" and is_ours != (who == "ours"):
         raise RuntimeError("the {} run imported the wrong tensorpack: {}".format(
             who, r["module"]))
-    print("  {:<9} {:<5} {:6.2f} s  +{}".format(who, kind, r["time"], human_bytes(r["added"])),
+    print("  {:<5} {:<9} {:<5} {:6.2f} s  +{}".format(flow, who, kind, r["time"],
+                                                    human_bytes(r["added"])),
           flush=True)
     return r
 
@@ -185,13 +220,13 @@ MEASUREMENTS = (("raw", "ckpt"), ("upstream", "ckpt"), ("ours", "ckpt"), ("upstr
                 ("ours", "npz"))
 
 
-def measure_all(scenario, data, repeat):
+def measure_all(scenario, data, repeat, flow="live"):
     """Each measurement ``repeat`` times, interleaved; best time and least memory of each."""
     runs = {m: [] for m in MEASUREMENTS}
     for i in range(repeat):
         order = MEASUREMENTS if i % 2 == 0 else MEASUREMENTS[::-1]
         for m in order:
-            runs[m].append(measure_once(scenario, m[0], m[1], data))
+            runs[m].append(measure_once(scenario, m[0], m[1], data, flow))
     return {m: (min(r, key=lambda x: x["time"]), min(x["added"] for x in r))
             for m, r in runs.items()}
 
@@ -200,8 +235,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--scenario", nargs="+", default=["many", "big"], choices=list(SCENARIOS))
     p.add_argument("--repeat", type=int, default=2, help="fresh processes per measurement")
+    p.add_argument("--flow", nargs="+", default=["live", "setup"], choices=["live", "setup"],
+                   help="live: SmartInit(path).init(sess) on a running session; setup: "
+                        "_setup_graph() before the session exists, as trainers do")
     args = p.parse_args()
-    from tabulate import tabulate
     subprocess.run(["sync"], check=False)
     for scenario in args.scenario:
         data = make_data(scenario)
@@ -209,26 +246,32 @@ def main():
         print("scenario {}: {} variables, {}".format(scenario, num, human_bytes(
             num * shape[0] * shape[1] * 4)), flush=True)
         _warm(data)
-        res = measure_all(scenario, data, args.repeat)
-        raw_t = res["raw", "ckpt"][0]["time"]
-        rows = [["raw Saver (ckpt)", "{:.2f} s".format(raw_t),
-                 "(restore only {:.2f} s)".format(res["raw", "ckpt"][0]["restore_only"]),
-                 "", human_bytes(res["raw", "ckpt"][1]), ""]]
-        for kind in ("ckpt", "npz"):
-            for who in ("upstream", "ours"):
-                t = res[who, kind][0]["time"]
-                mem = res[who, kind][1]
-                up_t, up_mem = res["upstream", kind][0]["time"], res["upstream", kind][1]
-                rows.append(["{} SmartInit ({})".format(who, kind), "{:.2f} s".format(t),
-                             ratio(t, up_t) if who == "ours" else "",
-                             ratio(t, raw_t), human_bytes(mem),
-                             ratio(mem, up_mem) if who == "ours" else ""])
-        print()
-        print("scenario {} (best of {} fresh processes each)".format(scenario, args.repeat))
-        print(tabulate(rows, headers=["restore", "time", "vs upstream", "vs raw Saver",
-                                      "added peak RSS", "mem vs upstream"]))
-        print(flush=True)
+        for flow in args.flow:
+            res = measure_all(scenario, data, args.repeat, flow)
+            print()
+            print("scenario {}, {} flow (best of {} fresh processes each)".format(
+                scenario, flow, args.repeat))
+            print(_table(res))
+            print(flush=True)
 
+
+def _table(res):
+    from tabulate import tabulate
+    raw_t = res["raw", "ckpt"][0]["time"]
+    rows = [["raw Saver (ckpt)", "{:.2f} s".format(raw_t),
+             "(restore only {:.2f} s)".format(res["raw", "ckpt"][0]["restore_only"]),
+             "", human_bytes(res["raw", "ckpt"][1]), ""]]
+    for kind in ("ckpt", "npz"):
+        for who in ("upstream", "ours"):
+            t = res[who, kind][0]["time"]
+            mem = res[who, kind][1]
+            up_t, up_mem = res["upstream", kind][0]["time"], res["upstream", kind][1]
+            rows.append(["{} SmartInit ({})".format(who, kind), "{:.2f} s".format(t),
+                         ratio(t, up_t) if who == "ours" else "",
+                         ratio(t, raw_t), human_bytes(mem),
+                         ratio(mem, up_mem) if who == "ours" else ""])
+    return tabulate(rows, headers=["restore", "time", "vs upstream", "vs raw Saver",
+                                   "added peak RSS", "mem vs upstream"])
 
 if __name__ == "__main__":
     main()
