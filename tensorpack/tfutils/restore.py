@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from tensorpack.checkpoint.plan import PlanEntry, RestorePlan, VarSpec, split_entries
 from tensorpack.compat import tfv1
+from tensorpack.tfutils.var_handles import OneDeviceCheck, shared_handles
 
 __all__ = ["var_spec", "graph_variables", "prepare", "run", "PreparedRestore", "RestoreStep",
            "FeedStep", "RestoreOps", "feed_values", "convert", "check_listing",
@@ -58,6 +59,7 @@ class RestoreOps:
         self._feed = {}      # variable op name -> (placeholder, assign op)
         self._stacked = {}   # variable op names -> (stacked placeholder, assign ops)
         self._restore = {}   # (keys, variable names) -> (prefix placeholder, assign ops)
+        self._one_device = OneDeviceCheck(graph)
 
     @classmethod
     def of(cls, graph: "tf.Graph") -> "RestoreOps":
@@ -74,10 +76,11 @@ class RestoreOps:
         missing = [n for n in variables if n not in self._feed]
         if missing and not self.graph.finalized:
             with _building(self.graph):
-                for name in missing:
+                handles = self._handles([variables[n] for n in missing])
+                for name, handle in zip(missing, handles):
                     var = variables[name]
                     ph = _placeholder(self.graph, var)
-                    self._feed[name] = (ph, _assign(var, ph))
+                    self._feed[name] = (ph, _assign(var, ph, handle))
         return {n: self._feed[n] for n in variables if n in self._feed}
 
     def stacked(self, names, variables):
@@ -96,8 +99,9 @@ class RestoreOps:
                 ph = tfv1.placeholder(first.dtype.base_dtype,
                                       [len(names)] + first.shape.as_list())
                 parts = tf.unstack(ph, num=len(names))
-                self._stacked[key] = (ph, [_assign(variables[n], x)
-                                           for n, x in zip(names, parts)])
+                group = [variables[n] for n in names]
+                self._stacked[key] = (ph, [_assign(v, x, h) for v, x, h in
+                                           zip(group, parts, self._handles(group))])
         return self._stacked[key]
 
     def restore(self, keys, variables):
@@ -116,8 +120,12 @@ class RestoreOps:
                         prefix=prefix, tensor_names=part, shape_and_slices=[""] * len(part),
                         dtypes=[v.dtype.base_dtype for v in variables[i:i + RESTORE_OP_KEYS]])
                     values.extend(out if isinstance(out, (list, tuple)) else [out])
-                self._restore[sig] = (prefix, [_assign(v, x) for v, x in zip(variables, values)])
+                self._restore[sig] = (prefix, [_assign(v, x, h) for v, x, h in
+                                               zip(variables, values, self._handles(variables))])
         return self._restore[sig]
+
+    def _handles(self, variables):
+        return shared_handles(self.graph, variables, self._one_device)
 
 
 def var_spec(var):
@@ -158,15 +166,17 @@ def _placeholder(graph, var):
     return op.outputs[0] if op is not None else tfv1.placeholder(dtype, var.shape)
 
 
-def _assign(var, value):
+def _assign(var, value, handle=None):
+    """Assign ``value`` to ``var``, through ``handle`` (a resource variable's handle from
+    :func:`~tensorpack.tfutils.var_handles.shared_handles`) if given."""
     if var.dtype._is_ref_dtype:  # legacy reference variable
         return tfv1.assign(var, value, validate_shape=False, use_locking=False).op
     from tensorflow.core.framework import attr_value_pb2
     dtype = var.dtype.base_dtype
-    op = _fast_op(var.graph, "AssignVariableOp", [var.handle, value], [],
+    handle = var.handle if handle is None else handle
+    op = _fast_op(var.graph, "AssignVariableOp", [handle, value], [],
                   {"dtype": attr_value_pb2.AttrValue(type=dtype.as_datatype_enum)})
-    return op if op is not None else tf.raw_ops.AssignVariableOp(resource=var.handle,
-                                                                 value=value)
+    return op if op is not None else tf.raw_ops.AssignVariableOp(resource=handle, value=value)
 
 
 def _building(graph):

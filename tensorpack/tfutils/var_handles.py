@@ -1,0 +1,118 @@
+"""Handles to many resource variables from one op, where that provably reaches the same
+variables.
+
+An assign op needs the variable's handle as input. Taking it from each variable's own
+``VarHandleOp`` puts one more node per variable into the subgraph that TensorFlow optimizes
+(Grappler) and prepares on a restore's first run, and that first run is most of a restore's
+time. TensorFlow's ``_VarHandlesOp`` makes the handles of many variables in one node, by
+container and shared name.
+
+A handle names a variable *on the device where the handle is made*, and an assign to a name
+that device does not hold creates a new variable there. So a shared handle is used only where
+every op of the graph lands on one device: no GPU is visible and no op asks for a device other
+than CPU 0 (:class:`OneDeviceCheck`). Elsewhere each variable's own handle is used. The shared
+op is also colocated with its variables, so that an op added later cannot place a variable
+apart from the op that names it.
+"""
+import tensorflow as tf
+
+__all__ = ["OneDeviceCheck", "shared_handles", "HANDLES_PER_OP"]
+
+HANDLES_PER_OP = 500  # like RestoreV2 keys: TF's graph passes handle many mid-sized ops best
+
+_ANONYMOUS = "cd2c89b7-88b7-44c8-ad83-06c2a9158347"  # ResourceHandle::ANONYMOUS_NAME
+_gpus = None
+
+
+def _gpu_visible():
+    global _gpus
+    if _gpus is None:
+        try:
+            _gpus = bool(tf.config.list_physical_devices("GPU"))
+        except Exception:  # a runtime that cannot list devices: assume the worst
+            _gpus = True
+    return _gpus
+
+
+def _on_cpu0(device):
+    if not device:
+        return True
+    try:
+        spec = tf.DeviceSpec.from_string(device)
+    except (ValueError, TypeError):
+        return False
+    return (spec.job is None and spec.replica is None and spec.task is None
+            and (spec.device_type or "CPU").upper() == "CPU" and spec.device_index in (None, 0))
+
+
+class OneDeviceCheck:
+    """Whether every op of a graph lands on CPU 0: no GPU is visible and no op asks for
+    another device. Ops are scanned once: a later call looks only at ops added since."""
+
+    def __init__(self, graph):
+        self._graph = graph
+        self._seen = 0
+        self._ok = True
+
+    def __call__(self) -> bool:
+        if not self._ok or _gpu_visible():
+            self._ok = False
+            return False
+        ops = self._graph.get_operations()
+        for op in ops[self._seen:]:
+            if not _on_cpu0(op.device):
+                self._ok = False
+                break
+        self._seen = len(ops)
+        return self._ok
+
+
+def _handle_attrs(var):
+    """(container, shared name, shape) of the variable's ``VarHandleOp``, or None if its
+    handle cannot be remade by name."""
+    if var.dtype._is_ref_dtype:
+        return None
+    op = getattr(getattr(var, "handle", None), "op", None)
+    if op is None or op.type != "VarHandleOp":
+        return None
+    attr = op.node_def.attr
+    name = attr["shared_name"].s
+    if not name or name.decode() == _ANONYMOUS or list(attr["allowed_devices"].list.s):
+        return None
+    return attr["container"].s, name, attr["shape"].shape, op.colocation_groups()
+
+
+def shared_handles(graph, variables, one_device: OneDeviceCheck) -> list:
+    """Handles of ``variables`` (in order), :data:`HANDLES_PER_OP` per ``_VarHandlesOp``.
+
+    Returns each variable's own handle instead (None for a reference variable) where a shared
+    handle could reach another variable: :class:`OneDeviceCheck` fails, a variable is not a
+    named resource variable, or this TensorFlow has no ``_VarHandlesOp``.
+    """
+    own = [None if v.dtype._is_ref_dtype else v.handle for v in variables]
+    if len(variables) < 2 or None in own or not one_device():
+        return own
+    attrs = [_handle_attrs(v) for v in variables]
+    if any(a is None for a in attrs):
+        return own
+    from tensorflow.core.framework import attr_value_pb2
+    A = attr_value_pb2.AttrValue
+    out = []
+    try:
+        for i in range(0, len(attrs), HANDLES_PER_OP):
+            part = attrs[i:i + HANDLES_PER_OP]
+            dtypes = [v.dtype.base_dtype.as_datatype_enum
+                      for v in variables[i:i + HANDLES_PER_OP]]
+            op = graph._create_op_internal(
+                "_VarHandlesOp", [], [tf.resource] * len(part), name="VarHandles", attrs={
+                    "containers": A(list=A.ListValue(s=[a[0] for a in part])),
+                    "shared_names": A(list=A.ListValue(s=[a[1] for a in part])),
+                    "N": A(i=len(part)),
+                    "dtypes": A(list=A.ListValue(type=dtypes)),
+                    "shapes": A(list=A.ListValue(shape=[a[2] for a in part])),
+                    # with the variables, whatever is added to the graph later
+                    "_class": A(list=A.ListValue(s=sorted({g for a in part for g in a[3]})))})
+            out.extend(op.outputs)
+    except (ValueError, TypeError, AttributeError, tf.errors.OpError):
+        return own  # no such op here, or an attribute this code does not know
+    return out
