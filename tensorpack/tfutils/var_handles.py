@@ -79,7 +79,7 @@ def _handle_attrs(var):
     name = attr["shared_name"].s
     if not name or name.decode() == _ANONYMOUS or list(attr["allowed_devices"].list.s):
         return None
-    return attr["container"].s, name, attr["shape"].shape, op.colocation_groups()
+    return attr["container"].s, name, attr["shape"].shape
 
 
 def shared_handles(graph, variables, one_device: OneDeviceCheck) -> list:
@@ -100,9 +100,10 @@ def shared_handles(graph, variables, one_device: OneDeviceCheck) -> list:
     out = []
     try:
         for i in range(0, len(attrs), HANDLES_PER_OP):
-            part = attrs[i:i + HANDLES_PER_OP]
-            dtypes = [v.dtype.base_dtype.as_datatype_enum
-                      for v in variables[i:i + HANDLES_PER_OP]]
+            part, part_vars = attrs[i:i + HANDLES_PER_OP], variables[i:i + HANDLES_PER_OP]
+            dtypes = [v.dtype.base_dtype.as_datatype_enum for v in part_vars]
+            # in each variable's colocation group (the placer merges groups transitively)
+            groups = sorted({b"loc:@" + v.op.name.encode() for v in part_vars})
             op = graph._create_op_internal(
                 "_VarHandlesOp", [], [tf.resource] * len(part), name="VarHandles", attrs={
                     "containers": A(list=A.ListValue(s=[a[0] for a in part])),
@@ -110,8 +111,7 @@ def shared_handles(graph, variables, one_device: OneDeviceCheck) -> list:
                     "N": A(i=len(part)),
                     "dtypes": A(list=A.ListValue(type=dtypes)),
                     "shapes": A(list=A.ListValue(shape=[a[2] for a in part])),
-                    # with the variables, whatever is added to the graph later
-                    "_class": A(list=A.ListValue(s=sorted({g for a in part for g in a[3]})))})
+                    "_class": A(list=A.ListValue(s=groups))})
             out.extend(op.outputs)
     except (ValueError, TypeError, AttributeError, tf.errors.OpError):
         return own  # no such op here, or an attribute this code does not know
