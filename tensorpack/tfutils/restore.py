@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from tensorpack.checkpoint.plan import PlanEntry, RestorePlan, VarSpec, split_entries
 from tensorpack.compat import tfv1
-from tensorpack.tfutils.var_handles import OneDeviceCheck, shared_handles
+from tensorpack.tfutils.var_handles import OneDeviceCheck, fast_op, shared_handles
 
 __all__ = ["var_spec", "graph_variables", "prepare", "run", "PreparedRestore", "RestoreStep",
            "FeedStep", "RestoreOps", "feed_values", "convert", "check_listing",
@@ -141,26 +141,10 @@ def graph_variables(graph):
         return {v.op.name: v for v in tfv1.global_variables()}
 
 
-def _fast_op(graph, op_type, inputs, out_dtypes, attrs):
-    """Create an op with the graph's internal constructor, skipping the generated wrapper's
-    argument processing (it costs more than the op itself, for thousands of ops).
-
-    Returns None if this TensorFlow's graph has no such constructor, so the caller can use
-    the public wrapper instead.
-    """
-    create = getattr(graph, "_create_op_internal", None)
-    if create is None:
-        return None
-    try:
-        return create(op_type, inputs, out_dtypes, attrs=attrs, name=op_type)
-    except TypeError:  # a signature this code does not know
-        return None
-
-
 def _placeholder(graph, var):
     from tensorflow.core.framework import attr_value_pb2
     dtype = var.dtype.base_dtype
-    op = _fast_op(graph, "Placeholder", [], [dtype], {
+    op = fast_op(graph, "Placeholder", [], [dtype], {
         "dtype": attr_value_pb2.AttrValue(type=dtype.as_datatype_enum),
         "shape": attr_value_pb2.AttrValue(shape=var.shape.as_proto())})
     return op.outputs[0] if op is not None else tfv1.placeholder(dtype, var.shape)
@@ -174,7 +158,7 @@ def _assign(var, value, handle=None):
     from tensorflow.core.framework import attr_value_pb2
     dtype = var.dtype.base_dtype
     handle = var.handle if handle is None else handle
-    op = _fast_op(var.graph, "AssignVariableOp", [handle, value], [],
+    op = fast_op(var.graph, "AssignVariableOp", [handle, value], [],
                   {"dtype": attr_value_pb2.AttrValue(type=dtype.as_datatype_enum)})
     return op if op is not None else tf.raw_ops.AssignVariableOp(resource=handle, value=value)
 

@@ -16,22 +16,11 @@ apart from the op that names it.
 """
 import tensorflow as tf
 
-__all__ = ["OneDeviceCheck", "shared_handles", "HANDLES_PER_OP"]
+__all__ = ["OneDeviceCheck", "shared_handles", "fast_op", "HANDLES_PER_OP"]
 
 HANDLES_PER_OP = 500  # like RestoreV2 keys: TF's graph passes handle many mid-sized ops best
 
 _ANONYMOUS = "cd2c89b7-88b7-44c8-ad83-06c2a9158347"  # ResourceHandle::ANONYMOUS_NAME
-_gpus = None
-
-
-def _gpu_visible():
-    global _gpus
-    if _gpus is None:
-        try:
-            _gpus = bool(tf.config.list_physical_devices("GPU"))
-        except Exception:  # a runtime that cannot list devices: assume the worst
-            _gpus = True
-    return _gpus
 
 
 def _on_cpu0(device):
@@ -45,6 +34,22 @@ def _on_cpu0(device):
             and (spec.device_type or "CPU").upper() == "CPU" and spec.device_index in (None, 0))
 
 
+def fast_op(graph, op_type, inputs, out_dtypes, attrs, name=None):
+    """Create an op with the graph's internal constructor, skipping the generated wrapper's
+    argument processing (it costs more than the op itself, for thousands of ops).
+
+    Returns None if this TensorFlow's graph has no such constructor, so the caller can use
+    the public wrapper instead.
+    """
+    create = getattr(graph, "_create_op_internal", None)
+    if create is None:
+        return None
+    try:
+        return create(op_type, inputs, out_dtypes, attrs=attrs, name=name or op_type)
+    except TypeError:  # a signature this code does not know
+        return None
+
+
 class OneDeviceCheck:
     """Whether every op of a graph lands on CPU 0: no GPU is visible and no op asks for
     another device. Ops are scanned once: a later call looks only at ops added since."""
@@ -55,7 +60,8 @@ class OneDeviceCheck:
         self._ok = True
 
     def __call__(self) -> bool:
-        if not self._ok or _gpu_visible():
+        from tensorpack.graph_builder.devices import gpu_available
+        if not self._ok or gpu_available():
             self._ok = False
             return False
         ops = self._graph.get_operations()
@@ -70,8 +76,6 @@ class OneDeviceCheck:
 def _handle_attrs(var):
     """(container, shared name, shape) of the variable's ``VarHandleOp``, or None if its
     handle cannot be remade by name."""
-    if var.dtype._is_ref_dtype:
-        return None
     op = getattr(getattr(var, "handle", None), "op", None)
     if op is None or op.type != "VarHandleOp":
         return None
@@ -90,7 +94,7 @@ def shared_handles(graph, variables, one_device: OneDeviceCheck) -> list:
     named resource variable, or this TensorFlow has no ``_VarHandlesOp``.
     """
     own = [None if v.dtype._is_ref_dtype else v.handle for v in variables]
-    if len(variables) < 2 or None in own or not one_device():
+    if len(variables) < 2 or any(h is None for h in own) or not one_device():
         return own
     attrs = [_handle_attrs(v) for v in variables]
     if any(a is None for a in attrs):
@@ -98,21 +102,22 @@ def shared_handles(graph, variables, one_device: OneDeviceCheck) -> list:
     from tensorflow.core.framework import attr_value_pb2
     A = attr_value_pb2.AttrValue
     out = []
-    try:
-        for i in range(0, len(attrs), HANDLES_PER_OP):
-            part, part_vars = attrs[i:i + HANDLES_PER_OP], variables[i:i + HANDLES_PER_OP]
-            dtypes = [v.dtype.base_dtype.as_datatype_enum for v in part_vars]
-            # in each variable's colocation group (the placer merges groups transitively)
-            groups = sorted({b"loc:@" + v.op.name.encode() for v in part_vars})
-            op = graph._create_op_internal(
-                "_VarHandlesOp", [], [tf.resource] * len(part), name="VarHandles", attrs={
-                    "containers": A(list=A.ListValue(s=[a[0] for a in part])),
-                    "shared_names": A(list=A.ListValue(s=[a[1] for a in part])),
-                    "N": A(i=len(part)),
-                    "dtypes": A(list=A.ListValue(type=dtypes)),
-                    "shapes": A(list=A.ListValue(shape=[a[2] for a in part])),
-                    "_class": A(list=A.ListValue(s=groups))})
-            out.extend(op.outputs)
-    except (ValueError, TypeError, AttributeError, tf.errors.OpError):
-        return own  # no such op here, or an attribute this code does not know
+    for i in range(0, len(attrs), HANDLES_PER_OP):
+        part, part_vars = attrs[i:i + HANDLES_PER_OP], variables[i:i + HANDLES_PER_OP]
+        dtypes = [v.dtype.base_dtype.as_datatype_enum for v in part_vars]
+        # in each variable's colocation group (the placer merges groups transitively)
+        groups = sorted({b"loc:@" + v.op.name.encode() for v in part_vars})
+        try:
+            op = fast_op(graph, "_VarHandlesOp", [], [tf.resource] * len(part), name="VarHandles",
+                         attrs={"containers": A(list=A.ListValue(s=[a[0] for a in part])),
+                                "shared_names": A(list=A.ListValue(s=[a[1] for a in part])),
+                                "N": A(i=len(part)),
+                                "dtypes": A(list=A.ListValue(type=dtypes)),
+                                "shapes": A(list=A.ListValue(shape=[a[2] for a in part])),
+                                "_class": A(list=A.ListValue(s=groups))})
+        except (ValueError, tf.errors.OpError):  # no such op in this TensorFlow
+            op = None
+        if op is None:
+            return own
+        out.extend(op.outputs)
     return out
