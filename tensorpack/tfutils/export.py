@@ -89,6 +89,7 @@ class ModelExporter:
                 [t.dtype.as_datatype_enum for t in inputs], toco_compatible)
         else:
             graph_def = tfv1.graph_util.extract_sub_graph(graph_def, output_nodes)
+        _drop_unused_functions(graph_def)
         with atomic_write(filename, "wb") as f:
             f.write(graph_def.SerializeToString())
         logger.info("Output graph written to {}.".format(filename))
@@ -126,3 +127,33 @@ class ModelExporter:
                 sess, list(tags), signature_def_map={signature_name: signature})
             builder.save()
         logger.info("SavedModel created at {}.".format(filename))
+
+
+def _drop_unused_functions(graph_def):
+    """Remove from ``graph_def``'s function library what no node calls, directly or through
+    another function (pruning nodes leaves the library as it was: it would keep, e.g., the
+    body of the restore that loaded the weights)."""
+    library = {f.signature.name: f for f in graph_def.library.function}
+    used, todo = set(), [graph_def.node]
+    while todo:
+        for node in todo.pop():
+            for name in _called_functions(node):
+                if name in library and name not in used:
+                    used.add(name)
+                    todo.append(library[name].node_def)
+    keep = [f for f in graph_def.library.function if f.signature.name in used]
+    if len(keep) != len(library):
+        del graph_def.library.function[:]
+        graph_def.library.function.extend(keep)
+        gradients = [g for g in graph_def.library.gradient if g.function_name in used]
+        del graph_def.library.gradient[:]
+        graph_def.library.gradient.extend(gradients)
+
+
+def _called_functions(node):
+    yield node.op
+    for value in node.attr.values():
+        if value.HasField("func"):
+            yield value.func.name
+        for func in value.list.func:
+            yield func.name

@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from tensorpack.checkpoint.plan import PlanEntry, RestorePlan, VarSpec, split_entries
 from tensorpack.compat import tfv1
+from tensorpack.tfutils.restore_call import restore_call
 from tensorpack.tfutils.var_handles import OneDeviceCheck, fast_op, shared_handles
 
 __all__ = ["var_spec", "graph_variables", "prepare", "run", "PreparedRestore", "RestoreStep",
@@ -113,6 +114,11 @@ class RestoreOps:
                 return None
             with _building(self.graph):
                 prefix = tfv1.placeholder(tf.string, [])
+                call = restore_call(self.graph, prefix, list(keys), list(variables),
+                                    self._one_device, RESTORE_OP_KEYS)
+                if call is not None:
+                    self._restore[sig] = (prefix, [call])
+                    return self._restore[sig]
                 values = []
                 for i in range(0, len(keys), RESTORE_OP_KEYS):
                     part = list(keys[i:i + RESTORE_OP_KEYS])

@@ -16,7 +16,7 @@ apart from the op that names it.
 """
 import tensorflow as tf
 
-__all__ = ["OneDeviceCheck", "shared_handles", "fast_op", "HANDLES_PER_OP"]
+__all__ = ["OneDeviceCheck", "shared_handles", "handle_attrs", "fast_op", "HANDLES_PER_OP"]
 
 HANDLES_PER_OP = 500  # like RestoreV2 keys: TF's graph passes handle many mid-sized ops best
 
@@ -73,7 +73,7 @@ class OneDeviceCheck:
         return self._ok
 
 
-def _handle_attrs(var):
+def handle_attrs(var) -> "tuple | None":
     """(container, shared name, shape) of the variable's ``VarHandleOp``, or None if its
     handle cannot be remade by name."""
     op = getattr(getattr(var, "handle", None), "op", None)
@@ -96,7 +96,7 @@ def shared_handles(graph, variables, one_device: OneDeviceCheck) -> list:
     own = [None if v.dtype._is_ref_dtype else v.handle for v in variables]
     if len(variables) < 2 or any(h is None for h in own) or not one_device():
         return own
-    attrs = [_handle_attrs(v) for v in variables]
+    attrs = [handle_attrs(v) for v in variables]
     if any(a is None for a in attrs):
         return own
     from tensorflow.core.framework import attr_value_pb2

@@ -16,18 +16,6 @@ def _op_types(graph):
     return {op.type for op in graph.get_operations() if op.name.startswith("tensorpack_restore")}
 
 
-def _build(devices=None, use_resource=True):
-    """Variables named as VALUES, on ``devices[i % len(devices)]`` (no device if None)."""
-    g = tf.Graph()
-    vs = {}
-    with g.as_default():
-        for i, name in enumerate(sorted(VALUES)):
-            with tf.device(devices[i % len(devices)] if devices else None):
-                vs[name] = tfv1.get_variable(name, (2, 3), initializer=tfv1.zeros_initializer(),
-                                             use_resource=use_resource)
-    return g, vs
-
-
 def _restore(g, vs, source, cpus=1):
     init = SmartInit(source)
     with g.as_default():
@@ -44,40 +32,42 @@ def _assert_restored(values):
         np.testing.assert_array_equal(value, VALUES[name], err_msg=name)
 
 
-def test_one_device_graph_shares_handles_from_a_checkpoint(tmp_path):
+def test_checkpoint_on_two_devices_reads_with_plain_ops(tmp_path, variable_graph):
     prefix = str(tmp_path / "model-1")
     save_tensors(prefix, VALUES)  # a TF checkpoint
-    g, vs = _build()
-    _assert_restored(_restore(g, vs, prefix))
-    assert {"_VarHandlesOp", "RestoreV2"} <= _op_types(g)
+    g, vs = variable_graph(VALUES, (2, 3), devices=["/cpu:0", "/cpu:1"])
+    _assert_restored(_restore(g, vs, prefix, cpus=2))
+    types = _op_types(g)
+    assert "RestoreV2" in types and "AssignVariableOp" in types
+    assert not types & {"_VarHandlesOp", "StatefulPartitionedCall"}
 
 
-def test_one_device_graph_shares_handles_when_feeding(tmp_path):
+def test_one_device_graph_shares_handles_when_feeding(tmp_path, variable_graph):
     path = str(tmp_path / "w.npz")
     save_tensors(path, VALUES)
-    g, vs = _build()
+    g, vs = variable_graph(VALUES, (2, 3))
     _assert_restored(_restore(g, vs, path))
     assert "_VarHandlesOp" in _op_types(g)
 
 
-def test_variables_on_two_devices_keep_their_own_handles(tmp_path):
+def test_variables_on_two_devices_keep_their_own_handles(tmp_path, variable_graph):
     path = str(tmp_path / "w.npz")
     save_tensors(path, VALUES)
-    g, vs = _build(devices=["/cpu:0", "/cpu:1"])
+    g, vs = variable_graph(VALUES, (2, 3), devices=["/cpu:0", "/cpu:1"])
     _assert_restored(_restore(g, vs, path, cpus=2))
     assert "_VarHandlesOp" not in _op_types(g)
 
 
-def test_reference_variables_keep_their_own_assign(tmp_path):
+def test_reference_variables_keep_their_own_assign(tmp_path, variable_graph):
     path = str(tmp_path / "w.npz")
     save_tensors(path, VALUES)
-    g, vs = _build(use_resource=False)
+    g, vs = variable_graph(VALUES, (2, 3), use_resource=False)
     _assert_restored(_restore(g, vs, path))
     assert "_VarHandlesOp" not in _op_types(g)
 
 
-def test_one_device_check_sees_ops_added_later():
-    g, vs = _build()
+def test_one_device_check_sees_ops_added_later(variable_graph):
+    g, vs = variable_graph(VALUES, (2, 3))
     check = OneDeviceCheck(g)
     assert check()
     with g.as_default(), tf.device("/cpu:1"):
@@ -88,8 +78,8 @@ def test_one_device_check_sees_ops_added_later():
     assert [h.op.type for h in handles] == ["VarHandleOp"] * len(vs)
 
 
-def test_shared_handles_are_colocated_with_their_variables():
-    g, vs = _build()
+def test_shared_handles_are_colocated_with_their_variables(variable_graph):
+    g, vs = variable_graph(VALUES, (2, 3))
     with g.as_default():
         handles = shared_handles(g, list(vs.values()), OneDeviceCheck(g))
     op = handles[0].op

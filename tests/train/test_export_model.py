@@ -109,10 +109,13 @@ def test_export_compact_and_serving_match_offline_predictor(trained, tmp_path):
     ops = {n.op for n in graph_def.node}
     assert not ops & {"VarHandleOp", "VariableV2", "ReadVariableOp", "AssignVariableOp"}, ops
     assert "y" not in {n.name for n in graph_def.node}  # pruned: prob does not need the label
+    assert not graph_def.library.function  # nor the restore's function
+
 
     pb2 = str(tmp_path / "compact_noopt.pb")
     ModelExporter(_config(trained)).export_compact(pb2, optimize=False)
     np.testing.assert_allclose(_run_plain_tf(LOAD_COMPACT, pb2), expected, rtol=1e-5, atol=1e-6)
+    assert not tfv1.GraphDef.FromString(open(pb2, "rb").read()).library.function
 
     serving = str(tmp_path / "serving")
     ModelExporter(_config(trained)).export_serving(serving)
