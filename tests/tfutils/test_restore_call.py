@@ -119,3 +119,22 @@ def test_second_restore_reuses_the_call_and_loads_new_values(tmp_path, variable_
     assert len(_calls(g)) == 1
     for name, value in got.items():
         np.testing.assert_array_equal(value, other[name])
+
+
+def test_call_runs_with_one_inter_op_thread(tmp_path, variable_graph):
+    """The call's kernel waits for the function it runs: with a single inter-op thread the
+    two must not wait for each other."""
+    prefix = save_tensors(str(tmp_path / "model-1"), VALUES)
+    g, vs = variable_graph(VALUES, (2, 3))
+    init = SmartInit(prefix)
+    with g.as_default():
+        init._setup_graph()
+    config = tfv1.ConfigProto(inter_op_parallelism_threads=1, intra_op_parallelism_threads=1,
+                              use_per_session_threads=True)
+    with tfv1.Session(graph=g, config=config) as sess:
+        sess.run(tfv1.global_variables_initializer())
+        init._run_init(sess)
+        got = {n: sess.run(v) for n, v in vs.items()}
+    assert len(_calls(g)) == 1
+    for name, value in got.items():
+        np.testing.assert_array_equal(value, VALUES[name])
