@@ -26,7 +26,7 @@ import hashlib
 
 import tensorflow as tf
 
-from tensorpack.tfutils.var_handles import fast_op, handle_attrs
+from tensorpack.tfutils.var_handles import OneDeviceCheck, fast_op, handle_attrs
 
 __all__ = ["restore_call", "FUNCTION_PREFIX", "is_restore_function"]
 
@@ -39,7 +39,7 @@ def is_restore_function(name: str) -> bool:
 
 
 def restore_call(graph: "tf.Graph", prefix: "tf.Tensor", keys: list, variables: list,
-                 one_device, keys_per_read: int = 500) -> "tf.Operation | None":
+                 one_device: "OneDeviceCheck", keys_per_read: int) -> "tf.Operation | None":
     """One op that restores ``keys`` of the checkpoint whose prefix ``prefix`` is fed into
     ``variables`` (in order; the values need no conversion).
 
