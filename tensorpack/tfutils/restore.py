@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from tensorpack.checkpoint.plan import PlanEntry, RestorePlan, VarSpec, split_entries
 from tensorpack.compat import tfv1
-from tensorpack.tfutils.restore_call import restore_call
+from tensorpack.tfutils.restore_call import feed_call, restore_call
 from tensorpack.tfutils.var_handles import OneDeviceCheck, fast_op, shared_handles
 
 __all__ = ["var_spec", "graph_variables", "prepare", "run", "PreparedRestore", "RestoreStep",
@@ -60,6 +60,7 @@ class RestoreOps:
         self._feed = {}      # variable op name -> (placeholder, assign op)
         self._stacked = {}   # variable op names -> (stacked placeholder, assign ops)
         self._restore = {}   # (keys, variable names) -> (prefix placeholder, assign ops)
+        self._fed_calls = {}  # groups of variable names -> (placeholders, call) or None
         self._one_device = OneDeviceCheck(graph)
 
     @classmethod
@@ -104,6 +105,20 @@ class RestoreOps:
                 self._stacked[key] = (ph, [_assign(v, x, h) for v, x, h in
                                            zip(group, parts, self._handles(group))])
         return self._stacked[key]
+
+    def fed_call(self, groups, variables):
+        """(placeholders, call op) assigning the fed values of ``groups`` (lists of variable
+        names; several names: their values stacked) in one function call
+        (:func:`~tensorpack.tfutils.restore_call.feed_call`), or None where there is no such
+        call (several devices, a finalized graph, ...)."""
+        key = tuple(tuple(g) for g in groups)
+        if key not in self._fed_calls:
+            if self.graph.finalized:
+                return None
+            with _building(self.graph):
+                self._fed_calls[key] = feed_call(self.graph, groups, variables,
+                                                 self._one_device)
+        return self._fed_calls[key]
 
     def restore(self, keys, variables):
         """(prefix placeholder, assign ops) restoring ``keys`` into ``variables`` with
@@ -228,6 +243,12 @@ class RestoreStep:
 class FeedStep:
     """Read one chunk from the source, convert each value as planned, and feed it.
 
+    With ``stack`` (a restore plan's chunks, the same set of names every time), same-shaped
+    small variables are fed as one stacked array, and where every op lands on one device the
+    whole chunk is assigned by one function call
+    (:func:`~tensorpack.tfutils.restore_call.feed_call`). Without it (``SessionUpdate``, whose
+    sets vary) each variable gets its own placeholder and assign.
+
     Attributes:
         entries (list[PlanEntry]): what it loads.
     """
@@ -242,6 +263,8 @@ class FeedStep:
         still change. Returns self."""
         names = [e.var for e in self.entries]
         ops = RestoreOps.of(graph)
+        if self._stack and ops.fed_call(self._groups(names), self._variables) is not None:
+            return self
         single = []
         for group in self._groups(names):
             if len(group) > 1:
@@ -259,7 +282,17 @@ class FeedStep:
     def run(self, sess: "tfv1.Session", source) -> None:
         """Load the chunk: one session run."""
         values = {e.var: convert(source.read(e.key), e) for e in self.entries}
-        feed_values(sess, self._variables, values, stack=self._stack)
+        groups = self._groups([e.var for e in self.entries])
+        # one function call per chunk for a plan's stable sets (stack=True); a set that
+        # varies from run to run (SessionUpdate) would pile up functions
+        call = RestoreOps.of(sess.graph).fed_call(groups, self._variables) if self._stack \
+            else None
+        if call is None:
+            feed_values(sess, self._variables, values, stack=self._stack)
+            return
+        placeholders, op = call
+        sess.run(op, feed_dict={ph: np.stack([values[n] for n in g]) if len(g) > 1
+                                else values[g[0]] for ph, g in zip(placeholders, groups)})
 
 
 class PreparedRestore:

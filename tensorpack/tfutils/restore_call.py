@@ -26,9 +26,9 @@ import hashlib
 
 import tensorflow as tf
 
-from tensorpack.tfutils.var_handles import OneDeviceCheck, fast_op, handle_attrs
+from tensorpack.tfutils.var_handles import HANDLES_PER_OP, OneDeviceCheck, fast_op, handle_attrs
 
-__all__ = ["restore_call", "FUNCTION_PREFIX", "is_restore_function"]
+__all__ = ["restore_call", "feed_call", "FUNCTION_PREFIX", "is_restore_function"]
 
 FUNCTION_PREFIX = "tensorpack_restore_"
 
@@ -55,14 +55,141 @@ def restore_call(graph: "tf.Graph", prefix: "tf.Tensor", keys: list, variables: 
         tf.Operation or None: the call, or None where handles made by name could reach
         another variable or this TensorFlow cannot build the call.
     """
+    attrs = _handle_attrs(variables, one_device)
+    if attrs is None:
+        return None
+    body = _Body([tf.string])
+    values = []
+    for start in range(0, len(keys), keys_per_read):
+        part = range(start, min(start + keys_per_read, len(keys)))
+        read = body.node("RestoreV2", "read_%d" % start, [
+            "arg_0", body.strings("keys_%d" % start, [keys[i].encode() for i in part]),
+            body.strings("slices_%d" % start, [b""] * len(part))])
+        read.attr["dtypes"].list.type.extend([_dtype(variables[i]) for i in part])
+        values.extend("read_%d:tensors:%d" % (start, j) for j in range(len(part)))
+    body.assign(values, variables, attrs)
+    return _call(graph, body, [prefix], variables)
+
+
+def feed_call(graph: "tf.Graph", groups: list, variables: dict,
+              one_device: "OneDeviceCheck") -> "tuple[list, tf.Operation] | None":
+    """One op that assigns fed values: a placeholder per group of variable names, holding the
+    group's values stacked on a new first axis if it has several (same shape and dtype).
+
+    Args:
+        graph (tf.Graph): the graph, not finalized.
+        groups (list[list[str]]): variable names, grouped.
+        variables (dict[str, tf.Variable]): the variables by name.
+        one_device (OneDeviceCheck): the graph's check.
+
+    Returns:
+        (list[tf.Tensor], tf.Operation) or None: the placeholders (one per group) and the
+        call, or None as for :func:`restore_call`.
+    """
+    ordered = [variables[n] for group in groups for n in group]
+    attrs = _handle_attrs(ordered, one_device)
+    if attrs is None or any(not variables[g[0]].shape.is_fully_defined()
+                            for g in groups if len(g) > 1):
+        return None
+    shapes = [([len(g)] if len(g) > 1 else []) + variables[g[0]].shape.as_list()
+              if variables[g[0]].shape.rank is not None else None for g in groups]
+    dtypes = [variables[g[0]].dtype.base_dtype for g in groups]
+    body = _Body(dtypes)
+    values = []
+    for i, group in enumerate(groups):
+        if len(group) == 1:
+            values.append("arg_%d" % i)
+            continue
+        unpack = body.node("Unpack", "unpack_%d" % i, ["arg_%d" % i])
+        unpack.attr["T"].type = dtypes[i].as_datatype_enum
+        unpack.attr["num"].i = len(group)
+        unpack.attr["axis"].i = 0
+        values.extend("unpack_%d:output:%d" % (i, j) for j in range(len(group)))
+    body.assign(values, ordered, attrs)
+    with graph.as_default():
+        placeholders = [tf.compat.v1.placeholder(d, s) for d, s in zip(dtypes, shapes)]
+    call = _call(graph, body, placeholders, ordered)
+    return None if call is None else (placeholders, call)
+
+
+def _dtype(var):
+    return var.dtype.base_dtype.as_datatype_enum
+
+
+def _handle_attrs(variables, one_device):
+    """The variables' handle attributes, or None if a handle made by name could reach
+    another variable."""
     if not variables or not one_device():
         return None
     attrs = [handle_attrs(v) for v in variables]
-    if any(a is None for a in attrs):
-        return None
+    return None if any(a is None for a in attrs) else attrs
+
+
+class _Body:
+    """A FunctionDef ``(arg_0, arg_1, ...) -> ()`` being written: stateful, kept from
+    inlining and from the session's optimizer (see the module's docstring)."""
+
+    def __init__(self, arg_dtypes):
+        from tensorflow.core.framework import function_pb2
+        self.fdef = function_pb2.FunctionDef()
+        sig = self.fdef.signature
+        sig.is_stateful = True
+        for i, dtype in enumerate(arg_dtypes):
+            arg = sig.input_arg.add()
+            arg.name, arg.type = "arg_%d" % i, dtype.as_datatype_enum
+        self.fdef.attr["_noinline"].b = True
+        self.fdef.attr["_tf_data_function"].b = True
+
+    def node(self, op, name, inputs=()):
+        node = self.fdef.node_def.add()
+        node.name, node.op = name, op
+        node.input.extend(inputs)
+        return node
+
+    def strings(self, name, values):
+        """A 1-D string constant; returns its output's name."""
+        from tensorflow.core.framework import tensor_pb2
+        string = tf.string.as_datatype_enum
+        value = tensor_pb2.TensorProto(dtype=string)
+        value.tensor_shape.dim.add(size=len(values))
+        value.string_val.extend(values)
+        node = self.node("Const", name)
+        node.attr["value"].tensor.CopyFrom(value)
+        node.attr["dtype"].type = string
+        return name + ":output:0"
+
+    def assign(self, values, variables, attrs):
+        """Assign each body tensor of ``values`` to the variable at the same position, through
+        handles made by name (:data:`HANDLES_PER_OP` per ``_VarHandlesOp``)."""
+        for start in range(0, len(variables), HANDLES_PER_OP):
+            part = range(start, min(start + HANDLES_PER_OP, len(variables)))
+            handles = self.node("_VarHandlesOp", "handles_%d" % start)
+            handles.attr["containers"].list.s.extend([attrs[i][0] for i in part])
+            handles.attr["shared_names"].list.s.extend([attrs[i][1] for i in part])
+            handles.attr["shapes"].list.shape.extend([attrs[i][2] for i in part])
+            handles.attr["dtypes"].list.type.extend([_dtype(variables[i]) for i in part])
+            handles.attr["N"].i = len(part)
+            for j, i in enumerate(part):
+                assign = self.node("AssignVariableOp", "assign_%d" % i, [
+                    "handles_%d:resources:%d" % (start, j), values[i]])
+                assign.attr["dtype"].type = _dtype(variables[i])
+                # control outputs: the function runtime runs every one of them
+                self.fdef.signature.control_output.append(assign.name)
+                self.fdef.control_ret[assign.name] = assign.name
+
+    def finish(self):
+        """The FunctionDef, named :data:`FUNCTION_PREFIX` + a hash of everything else."""
+        digest = hashlib.sha1(self.fdef.SerializeToString(deterministic=True)).hexdigest()
+        self.fdef.signature.name = FUNCTION_PREFIX + digest[:20]
+        return self.fdef
+
+
+def _call(graph, body, inputs, variables):
+    """Add the body to the graph's library and a call of it taking ``inputs``, colocated with
+    ``variables``; None if this TensorFlow refuses either."""
     from tensorflow.core.framework import attr_value_pb2
     from tensorflow.core.protobuf import config_pb2
-    fdef = _function_def(keys, variables, attrs, keys_per_read)
+    fdef = body.finish()
     if not _add_function(graph, fdef):
         return None
     A = attr_value_pb2.AttrValue
@@ -71,8 +198,8 @@ def restore_call(graph: "tf.Graph", prefix: "tf.Tensor", keys: list, variables: 
     # in each variable's colocation group (the placer merges the groups)
     groups = sorted({b"loc:@" + v.op.name.encode() for v in variables})
     try:
-        return fast_op(graph, "StatefulPartitionedCall", [prefix], [], name="RestoreCall", attrs={
-            "Tin": A(list=A.ListValue(type=[tf.string.as_datatype_enum])),
+        return fast_op(graph, "StatefulPartitionedCall", inputs, [], name="RestoreCall", attrs={
+            "Tin": A(list=A.ListValue(type=[t.dtype.as_datatype_enum for t in inputs])),
             "Tout": A(list=A.ListValue()),
             "f": A(func=attr_value_pb2.NameAttrList(name=fdef.signature.name)),
             "config_proto": A(s=config.SerializeToString()),
@@ -80,59 +207,6 @@ def restore_call(graph: "tf.Graph", prefix: "tf.Tensor", keys: list, variables: 
             "_class": A(list=A.ListValue(s=groups))})
     except (ValueError, TypeError, tf.errors.OpError):
         return None
-
-
-def _function_def(keys, variables, attrs, keys_per_read):
-    """The FunctionDef ``(prefix) -> ()`` whose body reads ``keys`` and assigns them; its name
-    is :data:`FUNCTION_PREFIX` and a hash of everything else."""
-    from tensorflow.core.framework import function_pb2, tensor_pb2
-
-    string = tf.string.as_datatype_enum
-    fdef = function_pb2.FunctionDef()
-    sig = fdef.signature
-    sig.is_stateful = True
-    arg = sig.input_arg.add()
-    arg.name, arg.type = "prefix", string
-    fdef.attr["_noinline"].b = True
-    fdef.attr["_tf_data_function"].b = True
-
-    def const(name, strings):
-        node = fdef.node_def.add()
-        node.name, node.op = name, "Const"
-        value = tensor_pb2.TensorProto(dtype=string)
-        value.tensor_shape.dim.add(size=len(strings))
-        value.string_val.extend(strings)
-        node.attr["value"].tensor.CopyFrom(value)
-        node.attr["dtype"].type = string
-
-    for start in range(0, len(keys), keys_per_read):
-        part = range(start, min(start + keys_per_read, len(keys)))
-        dtypes = [variables[i].dtype.base_dtype.as_datatype_enum for i in part]
-        const("keys_%d" % start, [keys[i].encode() for i in part])
-        const("slices_%d" % start, [b""] * len(part))
-        read = fdef.node_def.add()
-        read.name, read.op = "read_%d" % start, "RestoreV2"
-        read.input.extend(["prefix", "keys_%d:output:0" % start, "slices_%d:output:0" % start])
-        read.attr["dtypes"].list.type.extend(dtypes)
-        handles = fdef.node_def.add()
-        handles.name, handles.op = "handles_%d" % start, "_VarHandlesOp"
-        handles.attr["containers"].list.s.extend([attrs[i][0] for i in part])
-        handles.attr["shared_names"].list.s.extend([attrs[i][1] for i in part])
-        handles.attr["shapes"].list.shape.extend([attrs[i][2] for i in part])
-        handles.attr["dtypes"].list.type.extend(dtypes)
-        handles.attr["N"].i = len(part)
-        for j, i in enumerate(part):
-            assign = fdef.node_def.add()
-            assign.name, assign.op = "assign_%d" % i, "AssignVariableOp"
-            assign.input.extend(["handles_%d:resources:%d" % (start, j),
-                                 "read_%d:tensors:%d" % (start, j)])
-            assign.attr["dtype"].type = dtypes[j]
-            # control outputs: the function runtime runs every one of them
-            sig.control_output.append(assign.name)
-            fdef.control_ret[assign.name] = assign.name
-    digest = hashlib.sha1(fdef.SerializeToString(deterministic=True)).hexdigest()
-    sig.name = FUNCTION_PREFIX + digest[:20]
-    return fdef
 
 
 def _add_function(graph, fdef):

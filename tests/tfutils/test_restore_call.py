@@ -51,6 +51,19 @@ def test_one_device_checkpoint_restore_is_one_call(tmp_path, variable_graph):
     assert len(body.control_ret) == len(VALUES)
 
 
+def test_one_device_fed_restore_is_one_call(tmp_path, variable_graph):
+    """From an npz: the stacked values of the chunk go into one call, split in its body."""
+    path = str(tmp_path / "w.npz")
+    save_tensors(path, VALUES)
+    g, vs = variable_graph(VALUES, (2, 3))
+    _restore(g, vs, path)
+    calls = _calls(g)
+    assert len(calls) == 1 and [t.op.type for t in calls[0].inputs] == ["Placeholder"]
+    body = _library(g)[calls[0].get_attr("f").name]
+    assert {n.op for n in body.node_def} == {"Unpack", "_VarHandlesOp", "AssignVariableOp"}
+    assert len(body.control_ret) == len(VALUES)
+
+
 def test_call_is_kept_from_the_sessions_optimizer(tmp_path, variable_graph):
     prefix = save_tensors(str(tmp_path / "model-1"), VALUES)
     g, vs = variable_graph(VALUES, (2, 3))

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tensorpack.checkpoint.formats import save_tensors
 from tensorpack.compat import tfv1
 from tensorpack.tfutils.sessinit import SmartInit
+from tensorpack.tfutils.varmanip import SessionUpdate
 from tensorpack.tfutils.var_handles import OneDeviceCheck, shared_handles
 
 VALUES = {"layer{}/{}".format(i, k): np.full((2, 3), 10 * i + j, np.float32)
@@ -42,13 +43,16 @@ def test_checkpoint_on_two_devices_reads_with_plain_ops(tmp_path, variable_graph
     assert not types & {"_VarHandlesOp", "StatefulPartitionedCall"}
 
 
-def test_one_device_graph_shares_handles_when_feeding(tmp_path, variable_graph):
-    path = str(tmp_path / "w.npz")
-    save_tensors(path, VALUES)
+def test_one_device_session_update_shares_handles(variable_graph):
+    """SessionUpdate feeds a placeholder per variable (its sets vary, so no function call);
+    the assigns still take shared handles."""
     g, vs = variable_graph(VALUES, (2, 3))
-    _assert_restored(_restore(g, vs, path))
-    assert "_VarHandlesOp" in _op_types(g)
-
+    with tfv1.Session(graph=g) as sess:
+        sess.run(tfv1.global_variables_initializer())
+        SessionUpdate(sess, list(vs.values())).update(VALUES)
+        _assert_restored({n: sess.run(v) for n, v in vs.items()})
+    types = _op_types(g)
+    assert "_VarHandlesOp" in types and "StatefulPartitionedCall" not in types
 
 def test_variables_on_two_devices_keep_their_own_handles(tmp_path, variable_graph):
     path = str(tmp_path / "w.npz")
