@@ -11,6 +11,10 @@ first time it runs (graph optimisation over the whole graph), not moving bytes. 
 * other values (npz, dict, safetensors, and checkpoint values that need a cast or a
   reshape) are read lazily from the source and fed: small variables of the same shape and
   dtype through one stacked placeholder and an ``Unpack``, others through a placeholder each;
+* where every op lands on one device, a chunk's reads and assigns (or its assigns of fed
+  values) are one function call the session's optimizer leaves alone
+  (:mod:`~tensorpack.tfutils.restore_call`): its passes over thousands of assign nodes were
+  most of a large restore's first run;
 * both kinds of ops are built once per graph and cached, so a second restore (another
   checkpoint, ``SessionUpdate``) builds nothing new;
 * values move in chunks of bounded size (``chunk_bytes``, by default 128 MiB, with at
