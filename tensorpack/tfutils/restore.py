@@ -265,12 +265,12 @@ class FeedStep:
     def build(self, graph) -> "FeedStep":
         """Build (or find in the cache) the ops :meth:`run` will use, while the graph can
         still change. Returns self."""
-        names = [e.var for e in self.entries]
+        groups = self._groups([e.var for e in self.entries])
         ops = RestoreOps.of(graph)
-        if self._stack and ops.fed_call(self._groups(names), self._variables) is not None:
+        if self._stack and ops.fed_call(groups, self._variables) is not None:
             return self
         single = []
-        for group in self._groups(names):
+        for group in groups:
             if len(group) > 1:
                 ops.stacked(group, self._variables)
             else:

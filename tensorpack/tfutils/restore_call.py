@@ -1,11 +1,12 @@
-"""Restore a chunk of a TF checkpoint with one function call that the session's graph
-optimizer leaves alone.
+"""Restore a chunk of variables (read from a TF checkpoint, or fed) with one function call
+that the session's graph optimizer leaves alone.
 
 The first time a session runs a new set of ops, TensorFlow optimizes the subgraph it runs
 (Grappler: about twenty passes, each over every node). A restore of 10,000 variables runs
 10,000 assign nodes, and those passes were most of its time, for nothing: reading a
-checkpoint into variables has nothing to optimize. So the reads and assigns of a chunk are
-the body of one function, called by one node:
+checkpoint into variables has nothing to optimize. So the reads and assigns of a chunk
+(:func:`restore_call`), or the assigns of its fed values (:func:`feed_call`), are the body of
+one function, called by one node:
 
 * the function is marked ``_noinline``, so it stays one call instead of being inlined back
   into the graph, and ``_tf_data_function``: the session's optimizer optimizes every
@@ -16,8 +17,8 @@ the body of one function, called by one node:
 The body takes the variables' handles by name (``_VarHandlesOp``) on the call's device, so
 it is used only where every op of the graph lands on one device
 (:class:`~tensorpack.tfutils.var_handles.OneDeviceCheck`), and the call is colocated with
-its variables. Elsewhere, or where this TensorFlow lacks an API used here, :func:`restore_call`
-returns None and the caller builds plain ops.
+its variables. Elsewhere, or where this TensorFlow lacks an API used here, both functions
+return None and the caller builds plain ops.
 
 The function is named by a hash of its body: building the same restore in another graph, or
 importing a meta graph that holds it, reuses the definition instead of clashing with it.
@@ -26,7 +27,9 @@ import hashlib
 
 import tensorflow as tf
 
-from tensorpack.tfutils.var_handles import HANDLES_PER_OP, OneDeviceCheck, fast_op, handle_attrs
+from tensorpack.compat import tfv1
+from tensorpack.tfutils.var_handles import (HANDLES_PER_OP, OneDeviceCheck, colocation_groups,
+                                            fast_op, named_handles, var_handles_attrs)
 
 __all__ = ["restore_call", "feed_call", "FUNCTION_PREFIX", "is_restore_function"]
 
@@ -34,7 +37,7 @@ FUNCTION_PREFIX = "tensorpack_restore_"
 
 
 def is_restore_function(name: str) -> bool:
-    """Whether ``name`` names a function made by :func:`restore_call`."""
+    """Whether ``name`` names a function made by :func:`restore_call` or :func:`feed_call`."""
     return name.startswith(FUNCTION_PREFIX)
 
 
@@ -55,7 +58,7 @@ def restore_call(graph: "tf.Graph", prefix: "tf.Tensor", keys: list, variables: 
         tf.Operation or None: the call, or None where handles made by name could reach
         another variable or this TensorFlow cannot build the call.
     """
-    attrs = _handle_attrs(variables, one_device)
+    attrs = named_handles(variables, one_device)
     if attrs is None:
         return None
     body = _Body([tf.string])
@@ -87,7 +90,7 @@ def feed_call(graph: "tf.Graph", groups: list, variables: dict,
         call, or None as for :func:`restore_call`.
     """
     ordered = [variables[n] for group in groups for n in group]
-    attrs = _handle_attrs(ordered, one_device)
+    attrs = named_handles(ordered, one_device)
     if attrs is None or any(not variables[g[0]].shape.is_fully_defined()
                             for g in groups if len(g) > 1):
         return None
@@ -107,22 +110,13 @@ def feed_call(graph: "tf.Graph", groups: list, variables: dict,
         values.extend("unpack_%d:output:%d" % (i, j) for j in range(len(group)))
     body.assign(values, ordered, attrs)
     with graph.as_default():
-        placeholders = [tf.compat.v1.placeholder(d, s) for d, s in zip(dtypes, shapes)]
+        placeholders = [tfv1.placeholder(d, s) for d, s in zip(dtypes, shapes)]
     call = _call(graph, body, placeholders, ordered)
     return None if call is None else (placeholders, call)
 
 
 def _dtype(var):
     return var.dtype.base_dtype.as_datatype_enum
-
-
-def _handle_attrs(variables, one_device):
-    """The variables' handle attributes, or None if a handle made by name could reach
-    another variable."""
-    if not variables or not one_device():
-        return None
-    attrs = [handle_attrs(v) for v in variables]
-    return None if any(a is None for a in attrs) else attrs
 
 
 class _Body:
@@ -164,11 +158,9 @@ class _Body:
         for start in range(0, len(variables), HANDLES_PER_OP):
             part = range(start, min(start + HANDLES_PER_OP, len(variables)))
             handles = self.node("_VarHandlesOp", "handles_%d" % start)
-            handles.attr["containers"].list.s.extend([attrs[i][0] for i in part])
-            handles.attr["shared_names"].list.s.extend([attrs[i][1] for i in part])
-            handles.attr["shapes"].list.shape.extend([attrs[i][2] for i in part])
-            handles.attr["dtypes"].list.type.extend([_dtype(variables[i]) for i in part])
-            handles.attr["N"].i = len(part)
+            for key, value in var_handles_attrs(attrs[part.start:part.stop],
+                                                variables[part.start:part.stop]).items():
+                handles.attr[key].CopyFrom(value)
             for j, i in enumerate(part):
                 assign = self.node("AssignVariableOp", "assign_%d" % i, [
                     "handles_%d:resources:%d" % (start, j), values[i]])
@@ -195,8 +187,6 @@ def _call(graph, body, inputs, variables):
     A = attr_value_pb2.AttrValue
     config = config_pb2.ConfigProto()
     config.graph_options.rewrite_options.disable_meta_optimizer = True
-    # in each variable's colocation group (the placer merges the groups)
-    groups = sorted({b"loc:@" + v.op.name.encode() for v in variables})
     try:
         return fast_op(graph, "StatefulPartitionedCall", inputs, [], name="RestoreCall", attrs={
             "Tin": A(list=A.ListValue(type=[t.dtype.as_datatype_enum for t in inputs])),
@@ -204,7 +194,7 @@ def _call(graph, body, inputs, variables):
             "f": A(func=attr_value_pb2.NameAttrList(name=fdef.signature.name)),
             "config_proto": A(s=config.SerializeToString()),
             "config": A(s=b""), "executor_type": A(s=b""),
-            "_class": A(list=A.ListValue(s=groups))})
+            "_class": A(list=A.ListValue(s=colocation_groups(variables)))})
     except (ValueError, TypeError, tf.errors.OpError):
         return None
 

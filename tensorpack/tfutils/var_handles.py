@@ -16,7 +16,8 @@ apart from the op that names it.
 """
 import tensorflow as tf
 
-__all__ = ["OneDeviceCheck", "shared_handles", "handle_attrs", "fast_op", "HANDLES_PER_OP"]
+__all__ = ["OneDeviceCheck", "shared_handles", "named_handles", "handle_attrs",
+           "var_handles_attrs", "colocation_groups", "fast_op", "HANDLES_PER_OP"]
 
 HANDLES_PER_OP = 500  # like RestoreV2 keys: TF's graph passes handle many mid-sized ops best
 
@@ -86,35 +87,58 @@ def handle_attrs(var) -> "tuple | None":
     return attr["container"].s, name, attr["shape"].shape
 
 
+def named_handles(variables, one_device: OneDeviceCheck) -> "list | None":
+    """:func:`handle_attrs` of every variable, or None where a handle made by name could
+    reach another variable: no variables, :class:`OneDeviceCheck` fails, or a variable is not
+    a named resource variable."""
+    if not variables or not one_device():
+        return None
+    attrs = [handle_attrs(v) for v in variables]
+    return None if any(a is None for a in attrs) else attrs
+
+
+def var_handles_attrs(attrs, variables) -> dict:
+    """The attributes (``{name: AttrValue}``) of one ``_VarHandlesOp`` making the handles of
+    ``variables``, whose :func:`handle_attrs` are ``attrs``."""
+    from tensorflow.core.framework import attr_value_pb2
+    A = attr_value_pb2.AttrValue
+    return {"containers": A(list=A.ListValue(s=[a[0] for a in attrs])),
+            "shared_names": A(list=A.ListValue(s=[a[1] for a in attrs])),
+            "shapes": A(list=A.ListValue(shape=[a[2] for a in attrs])),
+            "dtypes": A(list=A.ListValue(
+                type=[v.dtype.base_dtype.as_datatype_enum for v in variables])),
+            "N": A(i=len(attrs))}
+
+
+def colocation_groups(variables) -> list:
+    """The ``_class`` attribute that puts an op in each variable's colocation group (the
+    placer merges the groups transitively)."""
+    return sorted({b"loc:@" + v.op.name.encode() for v in variables})
+
+
 def shared_handles(graph, variables, one_device: OneDeviceCheck) -> list:
     """Handles of ``variables`` (in order), :data:`HANDLES_PER_OP` per ``_VarHandlesOp``.
 
     Returns each variable's own handle instead (None for a reference variable) where a shared
-    handle could reach another variable: :class:`OneDeviceCheck` fails, a variable is not a
-    named resource variable, or this TensorFlow has no ``_VarHandlesOp``.
+    handle could reach another variable (see :func:`named_handles`) or this TensorFlow has no
+    ``_VarHandlesOp``.
     """
     own = [None if v.dtype._is_ref_dtype else v.handle for v in variables]
-    if len(variables) < 2 or any(h is None for h in own) or not one_device():
+    if len(variables) < 2 or any(h is None for h in own):
         return own
-    attrs = [handle_attrs(v) for v in variables]
-    if any(a is None for a in attrs):
+    attrs = named_handles(variables, one_device)
+    if attrs is None:
         return own
     from tensorflow.core.framework import attr_value_pb2
     A = attr_value_pb2.AttrValue
     out = []
     for i in range(0, len(attrs), HANDLES_PER_OP):
-        part, part_vars = attrs[i:i + HANDLES_PER_OP], variables[i:i + HANDLES_PER_OP]
-        dtypes = [v.dtype.base_dtype.as_datatype_enum for v in part_vars]
-        # in each variable's colocation group (the placer merges groups transitively)
-        groups = sorted({b"loc:@" + v.op.name.encode() for v in part_vars})
+        part_vars = variables[i:i + HANDLES_PER_OP]
+        op_attrs = var_handles_attrs(attrs[i:i + HANDLES_PER_OP], part_vars)
+        op_attrs["_class"] = A(list=A.ListValue(s=colocation_groups(part_vars)))
         try:
-            op = fast_op(graph, "_VarHandlesOp", [], [tf.resource] * len(part), name="VarHandles",
-                         attrs={"containers": A(list=A.ListValue(s=[a[0] for a in part])),
-                                "shared_names": A(list=A.ListValue(s=[a[1] for a in part])),
-                                "N": A(i=len(part)),
-                                "dtypes": A(list=A.ListValue(type=dtypes)),
-                                "shapes": A(list=A.ListValue(shape=[a[2] for a in part])),
-                                "_class": A(list=A.ListValue(s=groups))})
+            op = fast_op(graph, "_VarHandlesOp", [], [tf.resource] * len(part_vars),
+                         op_attrs, name="VarHandles")
         except (ValueError, tf.errors.OpError):  # no such op in this TensorFlow
             op = None
         if op is None:
