@@ -151,3 +151,18 @@ def test_call_runs_with_one_inter_op_thread(tmp_path, variable_graph):
     assert len(_calls(g)) == 1
     for name, value in got.items():
         np.testing.assert_array_equal(value, VALUES[name])
+
+
+def test_tensorflow_refusing_the_function_falls_back_to_plain_ops(tmp_path, variable_graph,
+                                                                  monkeypatch):
+    from tensorpack.tfutils import restore_call
+    monkeypatch.setattr(restore_call, "_add_function", lambda graph, fdef: False)
+    prefix = save_tensors(str(tmp_path / "model-1"), VALUES)
+    path = str(tmp_path / "w.npz")
+    save_tensors(path, VALUES)
+    for source in (prefix, path):
+        g, vs = variable_graph(VALUES, (2, 3))
+        _restore(g, vs, source)
+        assert not _calls(g)
+        assert any(op.type == "AssignVariableOp" and op.name.startswith("tensorpack_restore")
+                   for op in g.get_operations())
